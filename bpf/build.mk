@@ -1,0 +1,1 @@
+# bpf/: build rules (filled in by the bpf work).

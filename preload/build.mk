@@ -1,0 +1,1 @@
+# preload/: build rules (filled in by the preload work).
