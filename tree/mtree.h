@@ -47,6 +47,7 @@
 #ifndef VMATOP_MTREE_H
 #define VMATOP_MTREE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
