@@ -2,6 +2,9 @@
 TREE_SRCS := $(wildcard tree/*.c)
 TREE_OBJS := $(TREE_SRCS:%.c=$(BUILD)/%.o)
 LIBMTREE  := $(BUILD)/libmtree.a
+# What a program linking libmtree.a needs: RCU mode uses liburcu (memb).
+URCU_LIBS := $(call pc_libs,liburcu-memb,-lurcu-memb -lurcu-common)
+MTREE_LIBS := $(LIBMTREE) $(URCU_LIBS) -lpthread
 
 $(LIBMTREE): $(TREE_OBJS)
 	@mkdir -p $(dir $@)

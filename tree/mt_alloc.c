@@ -152,7 +152,7 @@ size_t mt_free_subtree(struct mtree *mt, struct mt_node *n, bool retire)
 	}
 	mt->nodes--;
 	if (retire)
-		mt_node_retire(mt, n);
+		mt_node_retire(mt, n); /* the caller flushes */
 	else
 		mt_node_free(mt, n);
 	return entries;

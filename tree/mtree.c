@@ -34,6 +34,7 @@ void mt_destroy(struct mtree *mt)
 	if (root) {
 		MT_PUBLISH(mt->root, NULL);
 		mt_free_subtree(mt, root, (mt->flags & MT_FLAG_RCU) != 0);
+		mt_retire_flush(mt);
 	}
 	while (mt->reserve) {
 		struct mt_node *n = mt->reserve;
@@ -223,7 +224,7 @@ static bool cursor_seek(struct mt_cursor *c)
 	unsigned i;
 	c->node = descend(c->mt, c->index, &i, &c->min, &c->max);
 	c->slot = i;
-	c->seq = c->mt->seq;
+	c->seq = __atomic_load_n(&c->mt->seq, __ATOMIC_RELAXED);
 	return c->node != NULL;
 }
 
@@ -234,7 +235,8 @@ void *mtc_next(struct mt_cursor *c, unsigned long max)
 	for (;;) {
 		if (c->index > max)
 			return NULL;
-		if (!c->node || c->seq != c->mt->seq || mt_node_dead(c->node)) {
+		if (!c->node || c->seq != __atomic_load_n(&c->mt->seq, __ATOMIC_RELAXED) ||
+		    mt_node_dead(c->node)) {
 			if (!cursor_seek(c)) {
 				c->done = true;
 				return NULL;

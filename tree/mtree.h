@@ -40,7 +40,8 @@
  *
  * Concurrency: one writer at a time (the caller serialises writers). Without
  * MT_FLAG_RCU readers must also be serialised against the writer. With
- * MT_FLAG_RCU see mtree_rcu.h (issue: RCU mode).
+ * MT_FLAG_RCU, readers run alongside the writer under mt_rcu_read_lock()
+ * (liburcu, "memb" flavour); see "RCU mode" below.
  *
  * Errors: functions return 0 or a negative errno.
  */
@@ -93,9 +94,14 @@ struct mtree {
 	size_t entries;	  /* occupied (non-NULL) ranges */
 	unsigned long seq; /* bumped by every structural write (cursors) */
 	const struct mt_allocator *alloc;
-	/* Nodes reserved for the next write (see mtree.c). */
+	/*
+	 * Nodes reserved for the next write (mtree_write.c): the allocator's
+	 * live nodes for this tree are nodes + nr_reserve.
+	 */
 	struct mt_node *reserve;
 	unsigned nr_reserve;
+	/* RCU mode: nodes retired by the current write, freed after a grace period */
+	struct mt_node *retired;
 };
 
 /* One occupied range, as returned by lookups. */
@@ -185,6 +191,47 @@ struct mt_node_info {
 typedef int (*mt_node_visitor)(const struct mt_node_info *info, void *ctx);
 /* Stops early and returns the visitor's value when it is non-zero. */
 int mt_walk_nodes(const struct mtree *mt, mt_node_visitor fn, void *ctx);
+
+/*
+ * RCU mode (MT_FLAG_RCU, or mt_set_rcu()).
+ *
+ * The writer never changes a node a reader may be walking: it builds
+ * replacement nodes, publishes them with one pointer store, marks the old
+ * ones dead and frees them after an RCU grace period (call_rcu). A reader
+ * that meets a dead node walks again from the root, so it never returns a
+ * value that was not in the tree at some moment during its read.
+ *
+ * Rules for callers:
+ *  - every reader thread calls mt_rcu_register_thread() once (and
+ *    mt_rcu_unregister_thread() before it exits);
+ *  - readers call mt_load, mt_load_range, mt_next, mt_prev, mt_gap_*,
+ *    and cursors only between mt_rcu_read_lock() and mt_rcu_read_unlock();
+ *    a cursor must not be used across an unlock;
+ *  - what a reader may keep after mt_rcu_read_unlock(): the values it got
+ *    (indices, ranges, entry pointers) but not the right to dereference an
+ *    entry: the writer may erase it, so entries the writer frees must be
+ *    freed through call_rcu()/mt_rcu_synchronize() as well (only after a
+ *    grace period may a removed entry's memory be reused);
+ *  - writers are serialised by the caller and need no read lock;
+ *  - the allocator must be thread-safe (nodes are freed from liburcu's
+ *    call_rcu thread) and must outlive mt_rcu_barrier();
+ *  - mt_destroy() retires the nodes too; call mt_rcu_barrier() before
+ *    exiting or freeing the allocator to have them all freed.
+ *
+ * Switching: mt_set_rcu(mt, false) is for a tree no reader can reach (for
+ * example a fresh mt_dup() copy being edited before it is published, as the
+ * kernel does at fork): writes are then done in place, which is faster.
+ * Switch it on before publishing the tree to readers.
+ */
+void mt_set_rcu(struct mtree *mt, bool on);
+void mt_rcu_register_thread(void);
+void mt_rcu_unregister_thread(void);
+void mt_rcu_read_lock(void);
+void mt_rcu_read_unlock(void);
+/* Wait for a grace period (all readers that started before have finished). */
+void mt_rcu_synchronize(void);
+/* Wait until every node retired so far has been freed. */
+void mt_rcu_barrier(void);
 
 /* Human-readable dump of the node structure (for debugging). */
 void mt_dump(const struct mtree *mt, FILE *out);

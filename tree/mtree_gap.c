@@ -16,7 +16,7 @@
 struct gap_query {
 	unsigned long min, max, size;
 	bool highest;
-	bool found;
+	bool restart; /* met a retired node (RCU mode): search again */
 	unsigned long start;
 };
 
@@ -52,14 +52,20 @@ static bool gap_search(struct gap_query *q, const struct mt_node *n, unsigned lo
 			break;
 		}
 		if (mt_is_leaf(n)) {
-			if (!MT_READ(((struct mt_node *)n)->r.slot[i]) && gap_fits(q, s, e))
+			bool empty = !MT_READ(((struct mt_node *)n)->r.slot[i]);
+			if (mt_node_dead(n))
+				return q->restart = true;
+			if (empty && gap_fits(q, s, e))
 				return true;
 			continue;
 		}
 		if (n->type == MT_ARANGE &&
 		    __atomic_load_n(&n->a.gap[i], __ATOMIC_RELAXED) < q->size)
 			continue;
-		if (gap_search(q, MT_READ(mt_cslots(n)[i]), s, e))
+		const struct mt_node *child = MT_READ(mt_cslots(n)[i]);
+		if (mt_node_dead(n))
+			return q->restart = true;
+		if (gap_search(q, child, s, e))
 			return true;
 	}
 	return false;
@@ -83,8 +89,10 @@ static int gap_find(const struct mtree *mt, unsigned long min, unsigned long max
 		}
 		bool ok = gap_search(&q, root, 0, ULONG_MAX);
 		/* a result read from a retired node may be stale: look again */
-		if (mt_node_dead(root))
+		if (q.restart) {
+			q.restart = false;
 			continue;
+		}
 		if (!ok)
 			return -EBUSY;
 		*start = q.start;

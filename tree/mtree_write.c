@@ -230,13 +230,13 @@ static void mark_moved(struct mt_wr *w, struct mt_node *n)
 {
 	if (n->flags & MT_NODE_MOVED)
 		return;
-	n->flags |= MT_NODE_MOVED;
+	__atomic_fetch_or(&n->flags, MT_NODE_MOVED, __ATOMIC_RELAXED);
 	w->moved[w->nmoved++] = n;
 }
 
 static void unmark_moved(struct mt_wr *w, struct mt_node *n)
 {
-	n->flags &= ~MT_NODE_MOVED;
+	__atomic_fetch_and(&n->flags, (uint8_t)~MT_NODE_MOVED, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < w->nmoved; i++)
 		if (w->moved[i] == n)
 			w->moved[i] = NULL;
@@ -265,8 +265,9 @@ static void finish(struct mt_wr *w)
 		else
 			mt_node_free(mt, n);
 	}
+	mt_retire_flush(mt);
 	mt->entries += w->delta;
-	mt->seq++;
+	__atomic_store_n(&mt->seq, mt->seq + 1, __ATOMIC_RELAXED);
 }
 
 /* Install root (fresh or rewritten), collapsing single-child internal roots. */
@@ -494,7 +495,7 @@ static int write_range(struct mtree *mt, unsigned long first, unsigned long last
 		fill_node(n, MT_LEAF, b.it, b.n);
 		mt->height = 1;
 		mt->entries = 1;
-		mt->seq++;
+		__atomic_store_n(&mt->seq, mt->seq + 1, __ATOMIC_RELAXED);
 		MT_PUBLISH(mt->root, n);
 		return 0;
 	}
