@@ -1,1 +1,21 @@
-# preload/: build rules (filled in by the preload work).
+# preload/: libvmatop.so, the LD_PRELOAD shim (see preload/shim.h for the file map).
+PRELOAD_SRCS := $(wildcard preload/*.c)
+PRELOAD_OBJS := $(PRELOAD_SRCS:%.c=$(BUILD)/pic/%.o)
+LIBVMATOP    := $(BUILD)/libvmatop.so
+PRELOAD_LIBS := $(call pc_libs,libunwind,-lunwind) -ldl -lpthread
+
+$(BUILD)/pic/preload/%.o: preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+		-MMD -MP -c -o $@ $<
+
+$(LIBVMATOP): $(PRELOAD_OBJS)
+	$(CC) -shared -o $@ $^ -Wl,-z,now -Wl,--no-undefined $(PRELOAD_LIBS)
+
+ALL += $(LIBVMATOP)
+
+.PHONY: install-preload
+install-preload: $(LIBVMATOP)
+	install -d $(DESTDIR)$(PREFIX)/lib
+	install -m 755 $(LIBVMATOP) $(DESTDIR)$(PREFIX)/lib/
+INSTALL_STEPS += install-preload

@@ -1,2 +1,114 @@
 # tests/: test programs. Every $(BUILD)/tests/*.t is run by tests/run-tests.sh
 # under prove (TAP); tests/*.t shell scripts are run too.
+
+# ---- tree tests (tests/tree/) -------------------------------------------
+# build/tests/tree-{diff,dup,edge}.t link libmtree.a; tree-diff-asan.t and
+# tree-dup-asan.t rebuild the tree sources with ASan+UBSan; tests/tree-valgrind.t
+# runs tree-dup.t under valgrind.
+TREE_T_COMMON := $(BUILD)/tests/tree/common.o
+TREE_T_NAMES  := diff dup edge
+TREE_T_PROGS  := $(TREE_T_NAMES:%=$(BUILD)/tests/tree-%.t)
+TREE_T_ASAN   := $(BUILD)/tests/tree-diff-asan.t $(BUILD)/tests/tree-dup-asan.t
+# what libmtree.a needs besides itself (tree/build.mk's MTREE_LIBS: liburcu)
+TREE_T_LDLIBS := $(or $(filter-out $(LIBMTREE),$(MTREE_LIBS)),-lurcu-memb -lurcu-common -lpthread)
+TREE_T_SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -DMT_ALLOC_MALLOC \
+	-fno-omit-frame-pointer
+
+$(BUILD)/tests/tree/%.o: CPPFLAGS += -Itests -Itests/tree
+
+$(BUILD)/tests/tree-%.t: $(BUILD)/tests/tree/%.o $(TREE_T_COMMON) $(LIBMTREE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(TREE_T_LDLIBS)
+
+$(BUILD)/tests/tree-%-asan.t: tests/tree/%.c tests/tree/common.c tests/tree/common.h \
+		tests/tap.h $(TREE_SRCS) $(wildcard tree/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) $(CPPFLAGS) -Itests -Itests/tree -DTREE_TEST_QUICK \
+		$(TREE_T_SANFLAGS) -o $@ tests/tree/$*.c tests/tree/common.c $(TREE_SRCS) \
+		$(TREE_T_LDLIBS)
+
+.PHONY: tree-tests
+tree-tests: $(TREE_T_PROGS) $(TREE_T_ASAN)
+	@TESTS_ONLY="$(TREE_T_PROGS) $(TREE_T_ASAN) tests/tree-valgrind.t" \
+		bash tests/run-tests.sh $(BUILD)
+
+TESTS += $(TREE_T_PROGS) $(TREE_T_ASAN)
+# ---- end of tree tests ---------------------------------------------------
+
+# ---- bpf tests (tests/bpf/) ------------------------------------------------
+# build/tests/bpf-{mirror,fork,lock}.t: the BPF source (cli/bpf_collector.c)
+# and its reference mirror (cli/bpf_mirror.c) against real programs in the
+# real kernel; they print "1..0 # SKIP" when not root or without BPF.
+# build/tests/bpf/: the workloads (wl_*) and bpfcheck, a debugging driver.
+BPFT_NAMES   := mirror fork lock
+BPFT_PROGS   := $(BPFT_NAMES:%=$(BUILD)/tests/bpf-%.t) $(BUILD)/tests/bpf-order.t
+BPFT_HARNESS := $(BUILD)/tests/bpf/harness.o \
+	$(addprefix $(BUILD)/cli/,bpf_collector.o bpf_order.o bpf_mirror.o)
+BPFT_WL      := $(addprefix $(BUILD)/tests/bpf/,wl_mix wl_lock wl_fork bpfcheck)
+BPFT_LIBC_A  := $(shell $(CC) -print-file-name=libc.a)
+ifneq ($(wildcard $(BPFT_LIBC_A)),)
+BPFT_WL      += $(BUILD)/tests/bpf/wl_mix_static
+endif
+
+$(BUILD)/tests/bpf/%.o: override CPPFLAGS += -Icli -Itests -Itests/bpf $(BPF_CPPFLAGS)
+$(BUILD)/tests/bpf/%.o: $(if $(BPF_OK),$(BPF_SKELS))
+
+$(BUILD)/tests/bpf-%.t: $(BUILD)/tests/bpf/t_%.o $(BPFT_HARNESS) | $(BPFT_WL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(BPF_LDLIBS)
+
+# the ordering stage alone: no BPF, runs everywhere
+$(BUILD)/tests/bpf-order.t: $(BUILD)/tests/bpf/t_order.o $(BUILD)/cli/bpf_order.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^
+
+$(BUILD)/tests/bpf/bpfcheck: $(BUILD)/tests/bpf/bpfcheck.o $(BPFT_HARNESS)
+	$(CC) $(CFLAGS) -o $@ $^ $(BPF_LDLIBS)
+
+$(BUILD)/tests/bpf/wl_mix: tests/bpf/wl_mix.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lpthread -ldl
+
+$(BUILD)/tests/bpf/wl_mix_static: tests/bpf/wl_mix.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DWL_STATIC -static -o $@ $< -lpthread
+
+$(BUILD)/tests/bpf/wl_%: tests/bpf/wl_%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lpthread
+
+.PHONY: bpf-tests
+bpf-tests: $(BPFT_PROGS) $(BPFT_WL)
+	@TESTS_ONLY="$(BPFT_PROGS)" bash tests/run-tests.sh $(BUILD)
+
+TESTS += $(BPFT_PROGS) $(BPFT_WL)
+# ---- end of bpf tests --------------------------------------------------------
+
+# ---- tree RCU stress (tests/tree/rcu.c) ------------------------------------
+# build/tests/tree-rcu.t: one writer, two lock-free readers, 5 s (set
+# RCU_STRESS_SECONDS to change); tests/tree-rcu-valgrind.t reruns it briefly
+# under valgrind for leaks and invalid accesses.
+TESTS += $(BUILD)/tests/tree-rcu.t
+# ---- end of tree RCU stress ------------------------------------------------
+
+# ---- shim tests (tests/shim/, tests/shim-*.t) --------------------------------
+# build/tests/shim/shimtest: scenario programs run under `vmatop record` by
+# tests/shim-*.t (each ends with `vmatop verify` = 0 mismatches);
+# build/vmatop-demo: the demo workload (make demo, bench/bench-shim.sh).
+SHIMT_PROGS := $(BUILD)/tests/shim/shimtest $(BUILD)/vmatop-demo
+
+$(BUILD)/tests/shim/shimtest: tests/shim/shimtest.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lpthread -ldl
+
+$(BUILD)/vmatop-demo: scripts/demo-workload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lpthread
+
+ALL += $(BUILD)/vmatop-demo
+TESTS += $(SHIMT_PROGS)
+
+.PHONY: shim-tests
+shim-tests: all $(SHIMT_PROGS)
+	@TESTS_ONLY="$(wildcard tests/shim-*.t)" bash tests/run-tests.sh $(BUILD)
+# ---- end of shim tests -------------------------------------------------------

@@ -20,8 +20,13 @@ rc=$?
 # Show what failed or skipped, then prove's own summary.
 grep -E '^(not ok|ok .*# (skip|SKIP))|^# |Failed|Dubious|\.\. (ok|skipped|FAILED)|^\[' "$log" | grep -vE '^ok [0-9]+ - ' | tail -n 200
 sed -n '/^Test Summary Report/,$p;/^All tests successful/,$p' "$log"
-pass=$(grep -cE '^ok ' "$log")
-skip=$(grep -ciE '^ok .*# skip' "$log")
-fail=$(grep -cE '^not ok ' "$log")
-echo "$((pass - skip)) passed, $fail failed, $skip skipped"
+total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -n 1)
+skip=$(( $(grep -ciE '^ok [0-9]+.*# skip' "$log") + $(grep -ciE '^1\.\.0 # skip' "$log") ))
+fail=$(grep -cE '^not ok [0-9]+' "$log")
+# a program that died before its plan counts as one failure
+bad=$(grep -cE '^(Dubious|Bad plan|Parse errors)' "$log")
+fail=$((fail + bad))
+pass=$(( ${total:-0} - fail - skip ))
+(( pass < 0 )) && pass=0
+echo "$pass passed, $fail failed, $skip skipped"
 [[ $rc -eq 0 && $fail -eq 0 ]]

@@ -1,0 +1,21 @@
+/*
+ * rcu_bench.h - the RCU-mode reader benchmark used by mtree-bench: lookups
+ * per second of reader threads alone, beside a writer in RCU mode, and
+ * beside a writer with a reader-writer lock instead (the baseline).
+ */
+#ifndef VMATOP_RCU_BENCH_H
+#define VMATOP_RCU_BENCH_H
+
+struct rcu_bench_result {
+	double readers_alone_ops;	/* lookups/s, RCU tree, no writer */
+	double readers_with_writer_ops; /* lookups/s, RCU tree, one writer */
+	double rwlock_with_writer_ops;	/* lookups/s, rwlock tree, one writer */
+	double rcu_writer_ops;		/* writes/s done by the writer beside RCU readers */
+	double rwlock_writer_ops;	/* writes/s done by the writer beside rwlock readers */
+	unsigned readers;
+};
+
+/* Runs each phase for `seconds`; n entries shaped like VMAs. 0 or -errno. */
+int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench_result *out);
+
+#endif

@@ -1,0 +1,716 @@
+/*
+ * bpf_collector.c - vmatop's BPF source (see bpf_collector.h): loading with
+ * feature probing and fallback, the follow set, the ring buffer consumer,
+ * statistics and stacks, and record formatting.
+ *
+ * Feature probe, in order:
+ *   1. permissions (CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN) and kernel BTF;
+ *   2. which tracepoints exist: the kernel's BTF has a "btf_trace_<name>"
+ *      typedef for each; the programs of missing optional ones (mmap_lock,
+ *      lock contention) are not loaded and the info says so;
+ *   3. load the tp_btf programs; if that fails, reopen and load the raw_tp
+ *      twins (same code, raw tracepoint attachment);
+ *   4. optionally load bpf/vmatop_fentry.bpf.c (fentry/fexit dup_mmap),
+ *      sharing the task storage map; its failure (EPERM on kernels without
+ *      fentry) only clears info.fentry.
+ * Nothing needs tracefs.
+ */
+#include "bpf_collector.h"
+#include "bpf_order.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef VMATOP_NO_BPF
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "vmatop.skel.h"
+#include "vmatop_fentry.skel.h"
+#endif
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static int errf(char *buf, size_t len, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int errf(char *buf, size_t len, int ret, const char *fmt, ...)
+{
+	va_list ap;
+	if (buf && len) {
+		va_start(ap, fmt);
+		vsnprintf(buf, len, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+/* Effective capability bits 0..63, or 0 on failure. */
+static uint64_t effective_caps(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data))
+		return 0;
+	return (uint64_t)data[0].effective | ((uint64_t)data[1].effective << 32);
+}
+
+int vmt_bpf_available(char *why, size_t len)
+{
+#ifdef VMATOP_NO_BPF
+	return errf(why, len, -ENOTSUP,
+		    "vmatop: built without BPF support (clang, bpftool or libbpf-dev were missing "
+		    "at build time): rebuild, or use --no-bpf");
+#else
+	uint64_t caps = effective_caps();
+	bool admin = caps & (1ull << CAP_SYS_ADMIN);
+	bool bpf = caps & (1ull << CAP_BPF), perfmon = caps & (1ull << CAP_PERFMON);
+
+	if (!admin && !(bpf && perfmon))
+		return errf(why, len, -EPERM,
+			    "vmatop: BPF needs CAP_BPF and CAP_PERFMON (or root)%s%s%s: "
+			    "run as root or use --no-bpf",
+			    bpf ? "" : "; missing CAP_BPF", perfmon ? "" : "; missing CAP_PERFMON",
+			    "");
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return errf(why, len, -ENOTSUP,
+			    "vmatop: BPF needs kernel BTF, and /sys/kernel/btf/vmlinux is missing "
+			    "(kernel built without CONFIG_DEBUG_INFO_BTF): use --no-bpf");
+	return 0;
+#endif
+}
+
+#ifdef VMATOP_NO_BPF
+
+int vmt_bpf_open(struct vmt_bpf **out, const struct vmt_bpf_opts *opts, vmt_bpf_record_fn fn,
+		 void *ctx, char *err, size_t errlen)
+{
+	(void)opts, (void)fn, (void)ctx;
+	*out = NULL;
+	return vmt_bpf_available(err, errlen);
+}
+void vmt_bpf_close(struct vmt_bpf *b) { (void)b; }
+void vmt_bpf_set_callback(struct vmt_bpf *b, vmt_bpf_record_fn fn, void *ctx)
+{
+	(void)b, (void)fn, (void)ctx;
+}
+const struct vmt_bpf_info *vmt_bpf_info(const struct vmt_bpf *b) { (void)b; return NULL; }
+void vmt_bpf_describe(const struct vmt_bpf *b, char *buf, size_t len)
+{
+	(void)b;
+	snprintf(buf, len, "BPF: not built");
+}
+int vmt_bpf_follow(struct vmt_bpf *b, pid_t tgid) { (void)b, (void)tgid; return -ENOTSUP; }
+int vmt_bpf_unfollow(struct vmt_bpf *b, pid_t tgid) { (void)b, (void)tgid; return -ENOTSUP; }
+bool vmt_bpf_following(struct vmt_bpf *b, pid_t tgid) { (void)b, (void)tgid; return false; }
+int vmt_bpf_poll(struct vmt_bpf *b, int t) { (void)b, (void)t; return -ENOTSUP; }
+int vmt_bpf_drain(struct vmt_bpf *b) { (void)b; return -ENOTSUP; }
+int vmt_bpf_flush(struct vmt_bpf *b) { (void)b; return -ENOTSUP; }
+size_t vmt_bpf_held(const struct vmt_bpf *b) { (void)b; return 0; }
+void vmt_bpf_order_stats(const struct vmt_bpf *b, struct vmt_border_stats *s)
+{
+	(void)b;
+	memset(s, 0, sizeof(*s));
+}
+int vmt_bpf_fd(const struct vmt_bpf *b) { (void)b; return -1; }
+int vmt_bpf_lock_stats(struct vmt_bpf *b, pid_t tgid, struct vmt_bpf_lockstat **out, size_t *n)
+{
+	(void)b, (void)tgid;
+	*out = NULL;
+	*n = 0;
+	return -ENOTSUP;
+}
+int vmt_bpf_lock_stats_clear(struct vmt_bpf *b, pid_t tgid) { (void)b, (void)tgid; return -ENOTSUP; }
+int vmt_bpf_stack(struct vmt_bpf *b, int32_t id, uint64_t *ips, int max)
+{
+	(void)b, (void)id, (void)ips, (void)max;
+	return -ENOTSUP;
+}
+int vmt_bpf_counters(struct vmt_bpf *b, uint64_t out[VMT_BPF_C_NR])
+{
+	(void)b;
+	memset(out, 0, sizeof(uint64_t) * VMT_BPF_C_NR);
+	return -ENOTSUP;
+}
+
+#else /* BPF */
+
+struct vmt_bpf {
+	struct vmatop *skel;
+	struct vmatop_fentry *fskel;
+	struct ring_buffer *rb;
+	vmt_bpf_record_fn fn;
+	void *ctx;
+	struct vmt_bpf_info info;
+	struct vmt_border *order; /* records in the order of the changes */
+	uint64_t malformed;	  /* records shorter than their header says */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+#define ORDER_EXPIRE_NS 1000000000ull /* a MARK's record lost after 1 s */
+
+/* libbpf's messages: kept quiet unless verbose (the verifier log of a
+ * failed tp_btf load is expected on kernels that need raw_tp). */
+static int libbpf_verbose;
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!libbpf_verbose || (level == LIBBPF_DEBUG && libbpf_verbose < 2))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static bool tp_exists(const struct btf *vmlinux, const char *tp)
+{
+	char name[128];
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
+}
+
+enum tp_group { G_SYSCALLS, G_SCHED, G_MMAP_LOCK, G_CONTENTION };
+
+static int tp_group(const char *tp)
+{
+	if (!strncmp(tp, "sys_", 4))
+		return G_SYSCALLS;
+	if (!strncmp(tp, "sched_", 6))
+		return G_SCHED;
+	if (!strncmp(tp, "mmap_lock_", 10))
+		return G_MMAP_LOCK;
+	return G_CONTENTION;
+}
+
+/* Open the skeleton, configure it and choose which programs load. */
+static struct vmatop *skel_open(const struct vmt_bpf_opts *o, const bool have[4], bool raw)
+{
+	struct vmatop *skel = vmatop__open();
+	struct bpf_program *p;
+
+	if (!skel)
+		return NULL;
+	skel->rodata->cfg_system = o->system;
+	skel->rodata->cfg_self_tgid = getpid();
+	skel->rodata->cfg_lock_threshold_ns = o->lock_threshold_ns;
+	skel->rodata->cfg_vma = !o->no_vma;
+	skel->rodata->cfg_lock = !o->no_lock;
+	if (o->ringbuf_bytes)
+		bpf_map__set_max_entries(skel->maps.events, o->ringbuf_bytes);
+	bpf_object__for_each_program(p, skel->obj)
+	{
+		const char *sec = bpf_program__section_name(p);
+		const char *slash = strchr(sec, '/');
+		bool is_raw = !strncmp(sec, "raw_tp/", 7);
+		bool load = slash && is_raw == raw && have[tp_group(slash + 1)];
+		if (slash && o->no_lock && tp_group(slash + 1) == G_CONTENTION)
+			load = false;
+		bpf_program__set_autoload(p, load);
+	}
+	return skel;
+}
+
+static void fentry_try(struct vmt_bpf *b)
+{
+	struct vmatop_fentry *f = vmatop_fentry__open();
+	int err;
+
+	if (!f) {
+		snprintf(b->info.fentry_why, sizeof(b->info.fentry_why), "open: %s", strerror(errno));
+		return;
+	}
+	err = bpf_map__reuse_fd(f->maps.tstate, bpf_map__fd(b->skel->maps.tstate));
+	if (!err)
+		err = vmatop_fentry__load(f);
+	if (!err)
+		err = vmatop_fentry__attach(f);
+	if (err) {
+		snprintf(b->info.fentry_why, sizeof(b->info.fentry_why), "%s",
+			 err == -EPERM ? "EPERM: the kernel refuses fentry" : strerror(-err));
+		vmatop_fentry__destroy(f);
+		return;
+	}
+	b->fskel = f;
+	b->info.fentry = true;
+}
+
+static int on_ring(void *ctx, void *data, size_t size)
+{
+	struct vmt_bpf *b = ctx;
+	const struct vmt_krec_hdr *h = data;
+
+	if (size < sizeof(*h) || h->size < sizeof(*h) || h->size > size) {
+		b->malformed++;
+		return 0;
+	}
+	return vmt_border_push(b->order, h, h->size, mono_ns());
+}
+
+int vmt_bpf_open(struct vmt_bpf **out, const struct vmt_bpf_opts *opts, vmt_bpf_record_fn fn,
+		 void *ctx, char *err, size_t errlen)
+{
+	struct vmt_bpf_opts o = VMT_BPF_OPTS_DEFAULT;
+	struct vmt_bpf *b;
+	struct btf *vmlinux;
+	bool have[4];
+	int ret;
+
+	*out = NULL;
+	if (opts)
+		o = *opts;
+	ret = vmt_bpf_available(err, errlen);
+	if (ret)
+		return ret;
+	libbpf_verbose = o.verbose;
+	libbpf_set_print(libbpf_print);
+
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return errf(err, errlen, -ENOTSUP, "vmatop: cannot read the kernel BTF (%s): use --no-bpf",
+			    strerror(errno));
+	have[G_SYSCALLS] = tp_exists(vmlinux, "sys_enter") && tp_exists(vmlinux, "sys_exit");
+	have[G_SCHED] = tp_exists(vmlinux, "sched_process_fork") && tp_exists(vmlinux, "sched_switch") &&
+			tp_exists(vmlinux, "sched_process_exec") &&
+			tp_exists(vmlinux, "sched_process_exit");
+	have[G_MMAP_LOCK] = tp_exists(vmlinux, "mmap_lock_start_locking") &&
+			    tp_exists(vmlinux, "mmap_lock_acquire_returned") &&
+			    tp_exists(vmlinux, "mmap_lock_released");
+	have[G_CONTENTION] = tp_exists(vmlinux, "contention_begin") &&
+			     tp_exists(vmlinux, "contention_end");
+	btf__free(vmlinux);
+	if (!have[G_SYSCALLS] || !have[G_SCHED])
+		return errf(err, errlen, -ENOTSUP,
+			    "vmatop: this kernel lacks the raw_syscalls or sched tracepoints BPF mode "
+			    "needs: use --no-bpf");
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return errf(err, errlen, -ENOMEM, "vmatop: out of memory");
+	b->fn = fn;
+	b->ctx = ctx;
+	b->order = vmt_border_new(fn, ctx);
+	if (!b->order) {
+		free(b);
+		return errf(err, errlen, -ENOMEM, "vmatop: out of memory");
+	}
+	b->info.syscalls = true;
+	b->info.sched = true;
+	b->info.mmap_lock = have[G_MMAP_LOCK];
+	b->info.contention = have[G_CONTENTION] && !o.no_lock;
+
+	for (int raw = 0; raw < 2; raw++) {
+		b->skel = skel_open(&o, have, raw);
+		if (!b->skel) {
+			ret = -errno;
+			break;
+		}
+		ret = vmatop__load(b->skel);
+		if (!ret) {
+			b->info.attach = raw ? "raw_tp" : "tp_btf";
+			break;
+		}
+		vmatop__destroy(b->skel);
+		b->skel = NULL;
+	}
+	if (!b->skel) {
+		vmt_border_free(b->order);
+		free(b);
+		if (ret == -EPERM)
+			return errf(err, errlen, ret,
+				    "vmatop: the kernel refused to load the BPF programs (EPERM; "
+				    "lockdown or a seccomp/LSM policy?): use --no-bpf");
+		return errf(err, errlen, ret,
+			    "vmatop: the BPF programs do not load on this kernel (%s); run with -v "
+			    "for the verifier log, or use --no-bpf",
+			    strerror(-ret));
+	}
+	ret = vmatop__attach(b->skel);
+	if (ret) {
+		vmatop__destroy(b->skel);
+		vmt_border_free(b->order);
+		free(b);
+		return errf(err, errlen, ret, "vmatop: cannot attach the BPF programs (%s): use --no-bpf",
+			    strerror(-ret));
+	}
+	if (!o.no_fentry)
+		fentry_try(b);
+	else
+		snprintf(b->info.fentry_why, sizeof(b->info.fentry_why), "not tried");
+	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), on_ring, b, NULL);
+	if (!b->rb) {
+		ret = -errno;
+		vmt_bpf_close(b);
+		return errf(err, errlen, ret, "vmatop: cannot open the BPF ring buffer (%s)",
+			    strerror(-ret));
+	}
+	*out = b;
+	return 0;
+}
+
+void vmt_bpf_close(struct vmt_bpf *b)
+{
+	if (!b)
+		return;
+	ring_buffer__free(b->rb);
+	if (b->fskel)
+		vmatop_fentry__destroy(b->fskel);
+	vmatop__destroy(b->skel);
+	vmt_border_free(b->order);
+	free(b);
+}
+
+const struct vmt_bpf_info *vmt_bpf_info(const struct vmt_bpf *b)
+{
+	return b ? &b->info : NULL;
+}
+
+void vmt_bpf_set_callback(struct vmt_bpf *b, vmt_bpf_record_fn fn, void *ctx)
+{
+	b->fn = fn;
+	b->ctx = ctx;
+	vmt_border_set_fn(b->order, fn, ctx);
+}
+
+void vmt_bpf_describe(const struct vmt_bpf *b, char *buf, size_t len)
+{
+	const struct vmt_bpf_info *i = &b->info;
+	snprintf(buf, len, "BPF: %s, syscalls sched%s%s, fentry: %s%s%s", i->attach,
+		 i->mmap_lock ? " mmap_lock" : " (no mmap_lock tracepoints)",
+		 i->contention ? " contention" : " (no lock contention)", i->fentry ? "yes" : "no",
+		 i->fentry ? "" : " - ", i->fentry ? "" : i->fentry_why);
+}
+
+int vmt_bpf_follow(struct vmt_bpf *b, pid_t tgid)
+{
+	uint32_t k = tgid, one = 1;
+	if (bpf_map__update_elem(b->skel->maps.follow, &k, sizeof(k), &one, sizeof(one), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int vmt_bpf_unfollow(struct vmt_bpf *b, pid_t tgid)
+{
+	uint32_t k = tgid;
+	if (bpf_map__delete_elem(b->skel->maps.follow, &k, sizeof(k), 0) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+bool vmt_bpf_following(struct vmt_bpf *b, pid_t tgid)
+{
+	uint32_t k = tgid, v;
+	return !bpf_map__lookup_elem(b->skel->maps.follow, &k, sizeof(k), &v, sizeof(v), 0);
+}
+
+int vmt_bpf_poll(struct vmt_bpf *b, int timeout_ms)
+{
+	int n = ring_buffer__poll(b->rb, timeout_ms), e;
+	if (n == -EINTR)
+		n = 0;
+	e = vmt_border_expire(b->order, mono_ns(), ORDER_EXPIRE_NS);
+	return e < 0 ? e : n;
+}
+
+int vmt_bpf_flush(struct vmt_bpf *b)
+{
+	int n = vmt_bpf_drain(b);
+	int e = vmt_border_flush(b->order);
+	return e < 0 ? e : n;
+}
+
+size_t vmt_bpf_held(const struct vmt_bpf *b)
+{
+	return vmt_border_pending(b->order);
+}
+
+void vmt_bpf_order_stats(const struct vmt_bpf *b, struct vmt_border_stats *s)
+{
+	vmt_border_get_stats(b->order, s);
+}
+
+int vmt_bpf_drain(struct vmt_bpf *b)
+{
+	int total = 0, n;
+	/* consume until empty: records may keep coming while we do */
+	while ((n = ring_buffer__consume(b->rb)) > 0)
+		total += n;
+	return n < 0 && n != -EINTR ? n : total;
+}
+
+int vmt_bpf_fd(const struct vmt_bpf *b)
+{
+	return ring_buffer__epoll_fd(b->rb);
+}
+
+int vmt_bpf_lock_stats(struct vmt_bpf *b, pid_t tgid, struct vmt_bpf_lockstat **out, size_t *n)
+{
+	int fd = bpf_map__fd(b->skel->maps.lock_stats);
+	size_t cap = 64, cnt = 0;
+	uint32_t key, next, *prev = NULL;
+	struct vmt_bpf_lockstat *v = malloc(cap * sizeof(*v));
+
+	*out = NULL;
+	*n = 0;
+	if (!v)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (cnt == cap) {
+			struct vmt_bpf_lockstat *nv = realloc(v, 2 * cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = nv;
+			cap *= 2;
+		}
+		if (bpf_map_lookup_elem(fd, &key, &v[cnt]))
+			continue; /* deleted meanwhile */
+		if (tgid && v[cnt].tgid != (uint32_t)tgid)
+			continue;
+		cnt++;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int vmt_bpf_lock_stats_clear(struct vmt_bpf *b, pid_t tgid)
+{
+	struct vmt_bpf_lockstat *v;
+	size_t n;
+	int fd = bpf_map__fd(b->skel->maps.lock_stats);
+	int ret = vmt_bpf_lock_stats(b, tgid, &v, &n);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &v[i].tid);
+	free(v);
+	return 0;
+}
+
+int vmt_bpf_stack(struct vmt_bpf *b, int32_t stack_id, uint64_t *ips, int max)
+{
+	uint64_t frames[VMT_BPF_STACK_DEPTH];
+	int n = 0;
+
+	if (stack_id < 0)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.stacks), &stack_id, frames))
+		return -errno;
+	for (int i = 0; i < VMT_BPF_STACK_DEPTH && frames[i] && n < max; i++)
+		ips[n++] = frames[i];
+	return n;
+}
+
+int vmt_bpf_counters(struct vmt_bpf *b, uint64_t out[VMT_BPF_C_NR])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(b->skel->maps.counters);
+	uint64_t *vals;
+
+	memset(out, 0, sizeof(uint64_t) * VMT_BPF_C_NR);
+	if (ncpu <= 0)
+		return -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < VMT_BPF_C_NR; k++) {
+		if (bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+#endif /* BPF */
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+void vmt_bpf_lockstat_add(struct vmt_bpf_lockstat *a, const struct vmt_bpf_lockstat *s)
+{
+	for (int w = 0; w < 2; w++) {
+		a->acquisitions[w] += s->acquisitions[w];
+		a->failed[w] += s->failed[w];
+		a->contended[w] += s->contended[w];
+		a->contended_ns[w] += s->contended_ns[w];
+		a->wait_total[w] += s->wait_total[w];
+		a->hold_total[w] += s->hold_total[w];
+		if (s->wait_max[w] > a->wait_max[w])
+			a->wait_max[w] = s->wait_max[w];
+		if (s->hold_max[w] > a->hold_max[w])
+			a->hold_max[w] = s->hold_max[w];
+		for (int i = 0; i < VMT_BPF_HIST; i++) {
+			a->wait_hist[w][i] += s->wait_hist[w][i];
+			a->hold_hist[w][i] += s->hold_hist[w][i];
+		}
+	}
+}
+
+uint64_t vmt_bpf_hist_quantile(const uint32_t *hist, int nb, double q)
+{
+	uint64_t total = 0, acc = 0, want;
+
+	for (int i = 0; i < nb; i++)
+		total += hist[i];
+	if (!total)
+		return 0;
+	want = (uint64_t)(q * total + 0.5);
+	if (want < 1)
+		want = 1;
+	for (int i = 0; i < nb; i++) {
+		acc += hist[i];
+		if (acc >= want)
+			return i >= 63 ? UINT64_MAX : (2ull << i) - 1;
+	}
+	return UINT64_MAX;
+}
+
+const char *vmt_bpf_sysname(uint32_t nr)
+{
+	switch (nr) {
+	case VMT_SYS_MMAP: return "mmap";
+	case VMT_SYS_MPROTECT: return "mprotect";
+	case VMT_SYS_MUNMAP: return "munmap";
+	case VMT_SYS_BRK: return "brk";
+	case VMT_SYS_MREMAP: return "mremap";
+	case VMT_SYS_MADVISE: return "madvise";
+	case VMT_SYS_SHMAT: return "shmat";
+	case VMT_SYS_CLONE: return "clone";
+	case VMT_SYS_FORK: return "fork";
+	case VMT_SYS_VFORK: return "vfork";
+	case VMT_SYS_EXECVE: return "execve";
+	case VMT_SYS_SHMDT: return "shmdt";
+	case VMT_SYS_MLOCK: return "mlock";
+	case VMT_SYS_MUNLOCK: return "munlock";
+	case VMT_SYS_MLOCKALL: return "mlockall";
+	case VMT_SYS_MUNLOCKALL: return "munlockall";
+	case VMT_SYS_PRCTL: return "prctl";
+	case VMT_SYS_REMAP_FILE_PAGES: return "remap_file_pages";
+	case VMT_SYS_EXECVEAT: return "execveat";
+	case VMT_SYS_MLOCK2: return "mlock2";
+	case VMT_SYS_PKEY_MPROTECT: return "pkey_mprotect";
+	case VMT_SYS_CLONE3: return "clone3";
+	case VMT_SYS_MAP_SHADOW_STACK: return "map_shadow_stack";
+	case VMT_SYS_MSEAL: return "mseal";
+	}
+	return NULL;
+}
+
+static const char *type_name(unsigned t)
+{
+	static const char *names[] = { "?",    "vma",	    "fork", "fork_ret",
+				       "exec", "exit", "lock_wait", "mark" };
+	return t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
+}
+
+int vmt_bpf_format(const struct vmt_krec_hdr *h, size_t size, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%llu.%09llu %u/%u %s", (unsigned long long)(h->ts / 1000000000),
+			 (unsigned long long)(h->ts % 1000000000), h->tgid, h->tid, type_name(h->type));
+	if (n < 0 || (size_t)n >= len)
+		return n;
+	switch (h->type) {
+	case VMT_KREC_VMA_CHANGE: {
+		const struct vmt_krec_vmachg *r = (const void *)h;
+		const char *nm;
+		if (size < VMT_KREC_VMACHG_SIZE(0))
+			break;
+		nm = vmt_bpf_sysname(r->nr);
+		n += snprintf(buf + n, len - n,
+			      " %s(%#llx, %#llx, %#llx) = %lld map_count=%d seq=%u/%u part=%u vmas=%u%s%s%s%s%s%s",
+			      r->h.flags & VMT_BPF_F_FAULT ? "fault" : nm ? nm : "syscall",
+			      (unsigned long long)r->args[0], (unsigned long long)r->args[1],
+			      (unsigned long long)r->args[2], (long long)r->ret, r->map_count,
+			      r->wr_seq, r->lock_seq, r->part,
+			      r->nr_vmas, r->h.flags & VMT_BPF_F_FULL ? " FULL" : "",
+			      r->h.flags & VMT_BPF_F_NOCHANGE ? " NOCHANGE" : "",
+			      r->h.flags & VMT_BPF_F_RACED ? " RACED" : "",
+			      r->h.flags & VMT_BPF_F_UNSTABLE ? " UNSTABLE" : "",
+			      r->h.flags & VMT_BPF_F_MORE ? " MORE" : "",
+			      r->h.flags & VMT_BPF_F_TRUNC ? " TRUNC" : "");
+		break;
+	}
+	case VMT_KREC_FORK: {
+		const struct vmt_krec_fork *f = (const void *)h;
+		if (size < sizeof(*f))
+			break;
+		n += snprintf(buf + n, len - n,
+			      " child=%u/%u flags=%#llx vmas=%d/%d copy_hold=%lluns%s%s", f->child_tgid,
+			      f->child_pid, (unsigned long long)f->clone_flags, f->parent_map_count,
+			      f->child_map_count,
+			      (unsigned long long)(f->lock_released > f->lock_acquired
+							   ? f->lock_released - f->lock_acquired
+							   : 0),
+			      h->flags & VMT_BPF_F_THREAD ? " THREAD" : "",
+			      h->flags & VMT_BPF_F_SHARED_MM ? " SHARED_MM" : "");
+		break;
+	}
+	case VMT_KREC_FORK_RET: {
+		const struct vmt_krec_fork_ret *f = (const void *)h;
+		if (size < sizeof(*f))
+			break;
+		n += snprintf(buf + n, len - n, " %s = %lld in %lluns (resumed after %lluns)",
+			      vmt_bpf_sysname(f->nr), (long long)f->ret,
+			      (unsigned long long)(h->ts - f->t_enter),
+			      (unsigned long long)(f->t_resume > f->t_enter ? f->t_resume - f->t_enter
+									   : 0));
+		break;
+	}
+	case VMT_KREC_EXEC: {
+		const struct vmt_krec_exec *e = (const void *)h;
+		if (size < sizeof(*e))
+			break;
+		n += snprintf(buf + n, len - n, " %.*s map_count=%d", VMT_BPF_FILENAME, e->filename,
+			      e->map_count);
+		break;
+	}
+	case VMT_KREC_EXIT: {
+		const struct vmt_krec_exit *x = (const void *)h;
+		if (size < sizeof(*x))
+			break;
+		n += snprintf(buf + n, len - n, " %.16s code=%d%s", x->comm, x->exit_code,
+			      h->flags & VMT_BPF_F_GROUP_DEAD ? " GROUP_DEAD" : "");
+		break;
+	}
+	case VMT_KREC_MARK: {
+		const struct vmt_krec_mark *m = (const void *)h;
+		if (size < sizeof(*m))
+			break;
+		n += snprintf(buf + n, len - n, " seq=%u map_count=%d", m->seq, m->map_count);
+		break;
+	}
+	case VMT_KREC_LOCK_WAIT: {
+		const struct vmt_krec_lockwait *w = (const void *)h;
+		if (size < sizeof(*w))
+			break;
+		n += snprintf(buf + n, len - n, " %s wait=%lluns stack=%d%s",
+			      h->flags & VMT_BPF_F_WRITE ? "write" : "read",
+			      (unsigned long long)w->wait_ns, w->stack_id,
+			      h->flags & VMT_BPF_F_CONTENDED ? " contended" : "");
+		break;
+	}
+	}
+	return n;
+}

@@ -1,0 +1,13 @@
+/*
+ * commands.h - the read-side commands (report.c, maps.c, verify.c) and
+ * their usage texts. `record` is in record.h.
+ */
+#ifndef VMATOP_CLI_COMMANDS_H
+#define VMATOP_CLI_COMMANDS_H
+
+int cmd_report(int argc, char **argv);
+int cmd_maps(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+extern const char report_usage[], maps_usage[], verify_usage[];
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * main.c - `vmatop`: command dispatch, --help and --version.
+ */
+#include "commands.h"
+#include "record.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: vmatop COMMAND [ARGS...]\n"
+	"  record [-o FILE] [--stacks[=N]] -- CMD [ARGS...]   run CMD under the shim, write a trace\n"
+	"  report [--json] FILE                               per-process summary of a trace\n"
+	"  maps [--pid PID] [--at TIME] FILE                  mirrored map in /proc/PID/maps format\n"
+	"  verify FILE                                        compare the mirror with the snapshots\n"
+	"  --help, --version\n"
+	"See vmatop(1), libvmatop(7), vmatop-trace(5).\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		printf("vmatop %s (trace format %d)\n", VMATOP_VERSION, 1);
+		return 0;
+	}
+	if (!strcmp(cmd, "record"))
+		return cmd_record(argc - 1, argv + 1);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(cmd, "maps"))
+		return cmd_maps(argc - 1, argv + 1);
+	if (!strcmp(cmd, "verify"))
+		return cmd_verify(argc - 1, argv + 1);
+	fprintf(stderr, "vmatop: unknown command '%s'\n%s", cmd, usage);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,497 @@
+/*
+ * record.c - `vmatop record`: the collector.
+ *
+ * Owns the session: a private directory under /dev/shm where every traced
+ * process image creates its ring (r-PID-NS), the consumer half of the ring
+ * protocol (include/vmatop/records.h), the child reaper (vmatop is a child
+ * subreaper, so it follows every descendant) and the trace writer. Records
+ * are copied in ring order, each stamped with its stream id; a ring is
+ * finished when its owner has been reaped (uncommitted slots left by a
+ * killed writer are counted as holes). vmatop flushes after every pass, so
+ * a trace is readable up to the last complete record if vmatop dies; the
+ * targets never wait for vmatop.
+ */
+#include "record.h"
+#include "source.h"
+#include "trace.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char record_usage[] =
+	"usage: vmatop record [-o FILE] [--stacks[=DEPTH]] [--ring-slots N] -- CMD [ARGS...]\n"
+	"  Run CMD with libvmatop.so preloaded, follow its children, write a trace.\n"
+	"  -o, --output FILE   trace file (default: vmatop.vmt)\n"
+	"  --stacks[=DEPTH]    record call stacks of DEPTH frames (default 16)\n"
+	"  --ring-slots N      records per process ring, a power of two (default 32768)\n"
+	"  --bpf               also record with the BPF source (when built in)\n"
+	"  Exits with CMD's exit status (128+N when it was killed by signal N).\n";
+
+struct cring {
+	char name[256];
+	struct vmt_ring_header *h;
+	size_t bytes;
+	struct vmt_rec *slots;
+	uint64_t nslots, stream, holes;
+	uint32_t owner;
+	int dead;
+};
+
+struct reaped {
+	pid_t pid;
+	uint64_t ts;
+};
+
+struct rec_session {
+	char dir[PATH_MAX];
+	struct trace_writer w;
+	struct cring *rings;
+	size_t nrings, rings_cap;
+	uint64_t next_stream;
+	struct reaped *reaped;
+	size_t nreaped, reaped_cap;
+	char **bad;
+	size_t nbad, bad_cap;
+};
+
+static volatile sig_atomic_t got_signal, signal_count;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+	signal_count++;
+}
+
+void session_put(struct rec_session *s, const struct vmt_rec *r) { tw_put(&s->w, r); }
+
+uint64_t session_stream_new(struct rec_session *s, uint32_t owner)
+{
+	struct vmt_rec r = {.type = VMT_RING_OPEN, .ts = now_ns()};
+	r.p.ring.stream = ++s->next_stream;
+	r.p.ring.owner = owner;
+	tw_put(&s->w, &r);
+	return r.p.ring.stream;
+}
+
+static int find_shim(char *out, size_t len)
+{
+	const char *env = getenv(VMT_ENV_PRELOAD);
+	if (env && *env) {
+		if (access(env, R_OK) == 0 && env[0] == '/') {
+			snprintf(out, len, "%s", env);
+			return 0;
+		}
+		warnx_("%s=%s: not an absolute path to a readable file", VMT_ENV_PRELOAD, env);
+		return -1;
+	}
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return -1;
+	*slash = 0;
+	const char *cands[] = {"%s/libvmatop.so", "%s/../lib/libvmatop.so",
+			       "%s/../lib/vmatop/libvmatop.so"};
+	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+		char p[PATH_MAX + 64];
+		snprintf(p, sizeof(p), cands[i], exe);
+		if (access(p, R_OK) == 0 && realpath(p, out) && strlen(out) < len)
+			return 0;
+	}
+	return -1;
+}
+
+static int make_session_dir(char *out, size_t len)
+{
+	const char *bases[] = {"/dev/shm", getenv("TMPDIR"), "/tmp"};
+	for (size_t i = 0; i < 3; i++) {
+		if (!bases[i] || access(bases[i], W_OK) != 0)
+			continue;
+		snprintf(out, len, "%s/vmatop-%d-XXXXXX", bases[i], (int)getpid());
+		if (mkdtemp(out))
+			return 0;
+	}
+	return -1;
+}
+
+/* ---- rings ---- */
+
+static int reaped_before(struct rec_session *s, uint32_t pid, uint64_t created)
+{
+	for (size_t i = 0; i < s->nreaped; i++)
+		if ((uint32_t)s->reaped[i].pid == pid && s->reaped[i].ts >= created)
+			return 1;
+	return 0;
+}
+
+static int known_name(struct rec_session *s, const char *name)
+{
+	for (size_t i = 0; i < s->nrings; i++)
+		if (!strcmp(s->rings[i].name, name))
+			return 1;
+	for (size_t i = 0; i < s->nbad; i++)
+		if (!strcmp(s->bad[i], name))
+			return 1;
+	return 0;
+}
+
+static void try_open_ring(struct rec_session *s, const char *name)
+{
+	char path[PATH_MAX + 300];
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(struct vmt_ring_header)) {
+		close(fd);
+		return;
+	}
+	size_t bytes = (size_t)st.st_size;
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return;
+	struct vmt_ring_header *h = p;
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != VMT_RING_MAGIC) {
+		munmap(p, bytes); /* not ready yet: try again next pass */
+		return;
+	}
+	uint64_t slots = h->slots;
+	if (h->version != VMT_VERSION || h->rec_size != VMT_REC_SIZE || !slots ||
+	    (slots & (slots - 1)) || sizeof(*h) + slots * VMT_REC_SIZE != bytes) {
+		warnx_("%s: ring with a bad header (version %u, %llu slots); ignored", path,
+		       h->version, (unsigned long long)slots);
+		munmap(p, bytes);
+		VEC_PUSH(s->bad, s->nbad, s->bad_cap, xstrdup(name));
+		return;
+	}
+	struct cring r = {.h = h, .bytes = bytes, .slots = (struct vmt_rec *)(h + 1),
+			  .nslots = slots, .owner = h->owner};
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	struct vmt_rec o = {.type = VMT_RING_OPEN, .ts = h->created_ns};
+	r.stream = o.p.ring.stream = ++s->next_stream;
+	o.p.ring.owner = h->owner;
+	o.p.ring.slots = slots;
+	tw_put(&s->w, &o);
+	VEC_PUSH(s->rings, s->nrings, s->rings_cap, r);
+}
+
+static void scan_dir(struct rec_session *s)
+{
+	DIR *d = opendir(s->dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "r-", 2) || known_name(s, de->d_name))
+			continue;
+		try_open_ring(s, de->d_name);
+	}
+	closedir(d);
+}
+
+static inline uint32_t commit_mark(uint64_t pos) { return (uint32_t)(pos % 0xffffffffull) + 1; }
+
+static size_t drain(struct rec_session *s, struct cring *r, int final)
+{
+	struct vmt_ring_header *h = r->h;
+	uint64_t t = __atomic_load_n(&h->tail, __ATOMIC_RELAXED);
+	uint64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
+	size_t n = 0;
+	while (t < head) {
+		struct vmt_rec *slot = &r->slots[t & (r->nslots - 1)];
+		uint32_t c = __atomic_load_n(&slot->commit, __ATOMIC_ACQUIRE);
+		if (c != commit_mark(t)) {
+			if (!final)
+				break;
+			r->holes++;
+			t++;
+			continue;
+		}
+		struct vmt_rec rec;
+		memcpy(&rec, slot, sizeof(rec));
+		rec.commit = (uint32_t)r->stream;
+		tw_put(&s->w, &rec);
+		t++;
+		n++;
+		if ((n & 1023) == 0)
+			__atomic_store_n(&h->tail, t, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&h->tail, t, __ATOMIC_RELEASE);
+	return n;
+}
+
+static void ring_finish(struct rec_session *s, struct cring *r)
+{
+	drain(s, r, 1);
+	struct vmt_rec c = {.type = VMT_RING_CLOSE, .ts = now_ns()};
+	c.p.ring.stream = r->stream;
+	c.p.ring.owner = r->owner;
+	c.p.ring.lost = __atomic_load_n(&r->h->lost, __ATOMIC_RELAXED);
+	c.p.ring.holes = r->holes;
+	c.p.ring.slots = r->nslots;
+	tw_put(&s->w, &c);
+	if (c.p.ring.lost || r->holes)
+		warnx_("pid %u: %llu records lost (ring full), %llu unfinished", r->owner,
+		       (unsigned long long)c.p.ring.lost, (unsigned long long)r->holes);
+	munmap(r->h, r->bytes);
+	char path[PATH_MAX + 300];
+	snprintf(path, sizeof(path), "%s/%s", s->dir, r->name);
+	unlink(path);
+	r->h = NULL;
+	r->dead = 1;
+}
+
+static size_t pass(struct rec_session *s)
+{
+	size_t n = 0;
+	uint64_t now = now_ns();
+	scan_dir(s);
+	for (size_t i = 0; i < s->nrings; i++) {
+		struct cring *r = &s->rings[i];
+		if (r->dead)
+			continue;
+		__atomic_store_n(&r->h->heartbeat, now, __ATOMIC_RELAXED);
+		n += drain(s, r, 0);
+		if (reaped_before(s, r->owner, r->h->created_ns))
+			ring_finish(s, r);
+	}
+	return n;
+}
+
+static void cleanup_dir(struct rec_session *s)
+{
+	DIR *d = opendir(s->dir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			char path[PATH_MAX + 300];
+			snprintf(path, sizeof(path), "%s/%s", s->dir, de->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(s->dir);
+}
+
+static void set_env(const char *shim, unsigned stacks, const char *dir)
+{
+	const char *old = getenv("LD_PRELOAD");
+	size_t n = strlen(shim) + (old ? strlen(old) : 0) + 2;
+	char *v = xmalloc(n);
+	if (old && *old)
+		snprintf(v, n, "%s:%s", shim, old);
+	else
+		snprintf(v, n, "%s", shim);
+	setenv("LD_PRELOAD", v, 1);
+	free(v);
+	setenv(VMT_ENV_DIR, dir, 1);
+	setenv(VMT_ENV_PRELOAD, shim, 1);
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%u", stacks);
+	setenv(VMT_ENV_STACKS, buf, 1);
+}
+
+int cmd_record(int argc, char **argv)
+{
+	const char *out = "vmatop.vmt";
+	unsigned stacks = 0;
+	int use_bpf = 0;
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'}, {"stacks", optional_argument, NULL, 's'},
+		{"ring-slots", required_argument, NULL, 'r'}, {"bpf", no_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'}, {0}};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 's': {
+			if (!optarg) {
+				stacks = 16;
+				break;
+			}
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 1 || v > 128) {
+				fprintf(stderr, "vmatop: --stacks=%s: depth must be 1..128\n%s",
+					optarg, record_usage);
+				return EXIT_USAGE;
+			}
+			stacks = (unsigned)v;
+			break;
+		}
+		case 'r': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 1024 || v > (1ul << 24) || (v & (v - 1))) {
+				fprintf(stderr,
+					"vmatop: --ring-slots=%s: need a power of two in 1024..16777216\n%s",
+					optarg, record_usage);
+				return EXIT_USAGE;
+			}
+			setenv(VMT_ENV_SLOTS, optarg, 1);
+			break;
+		}
+		case 'b':
+			use_bpf = 1;
+			break;
+		case 'h':
+			fputs(record_usage, stdout);
+			return 0;
+		default:
+			fputs(record_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "vmatop record: no command given\n%s", record_usage);
+		return EXIT_USAGE;
+	}
+	const struct rec_source *bpf = NULL;
+	if (use_bpf) {
+		bpf = vmatop_bpf_source ? vmatop_bpf_source() : NULL;
+		if (!bpf)
+			diex(EXIT_USAGE, "--bpf: this vmatop was built without the BPF source");
+	}
+	char shim[PATH_MAX];
+	if (find_shim(shim, sizeof(shim)) < 0)
+		diex(EXIT_FAIL, "cannot find libvmatop.so next to vmatop or in ../lib "
+				"(set %s to its absolute path)",
+		     VMT_ENV_PRELOAD);
+
+	struct rec_session s = {0};
+	if (make_session_dir(s.dir, sizeof(s.dir)) < 0)
+		diex(EXIT_FAIL, "cannot create a session directory in /dev/shm or /tmp: %s",
+		     strerror(errno));
+	uint64_t t_start = now_ns();
+	int rc = tw_open(&s.w, out, stacks, t_start);
+	if (rc < 0) {
+		rmdir(s.dir);
+		diex(EXIT_FAIL, "%s: cannot create trace: %s", out, strerror(-rc));
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	int sync[2];
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		diex(EXIT_FAIL, "pipe: %s", strerror(errno));
+	pid_t child = fork();
+	if (child < 0)
+		diex(EXIT_FAIL, "fork: %s", strerror(errno));
+	if (child == 0) {
+		close(sync[1]);
+		char b;
+		while (read(sync[0], &b, 1) < 0 && errno == EINTR)
+			;
+		close(sync[0]);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		set_env(shim, stacks, s.dir);
+		execvp(argv[optind], &argv[optind]);
+		fprintf(stderr, "vmatop: %s: cannot run: %s\n", argv[optind], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	close(sync[0]);
+	if (bpf && bpf->start && (rc = bpf->start(&s, child)) < 0) {
+		warnx_("bpf source: %s; recording with the shim only", strerror(-rc));
+		bpf = NULL;
+	}
+	if (write(sync[1], "g", 1) < 0)
+		warnx_("cannot start %s: %s", argv[optind], strerror(errno));
+	close(sync[1]);
+
+	int status = 0, have_status = 0, forwarded = 0;
+	for (;;) {
+		size_t n = pass(&s);
+		if (bpf && bpf->poll)
+			n += (size_t)bpf->poll(&s);
+		int st;
+		pid_t p;
+		int gone = 0;
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+			struct vmt_rec e = {.type = VMT_EXIT, .pid = (uint32_t)p, .ts = now_ns()};
+			e.p.exit.status = st;
+			e.p.exit.how = 3;
+			tw_put(&s.w, &e);
+			VEC_PUSH(s.reaped, s.nreaped, s.reaped_cap, ((struct reaped){p, e.ts}));
+			if (p == child) {
+				status = st;
+				have_status = 1;
+			}
+		}
+		if (p < 0 && errno == ECHILD)
+			gone = 1;
+		tw_flush(&s.w);
+		if (gone)
+			break;
+		if (got_signal && !forwarded) {
+			forwarded = 1;
+			if (!have_status)
+				kill(child, got_signal);
+		}
+		if (signal_count > 1)
+			break;
+		if (!n) {
+			struct timespec d = {0, 2000000};
+			nanosleep(&d, NULL);
+		}
+	}
+	/* last pass: everything left belongs to dead processes */
+	pass(&s);
+	if (bpf && bpf->poll)
+		bpf->poll(&s);
+	if (bpf && bpf->stop)
+		bpf->stop(&s);
+	for (size_t i = 0; i < s.nrings; i++)
+		if (!s.rings[i].dead)
+			ring_finish(&s, &s.rings[i]);
+	struct vmt_rec ce = {.type = VMT_CMD_EXIT, .pid = (uint32_t)child, .ts = now_ns()};
+	ce.p.exit.status = status;
+	tw_put(&s.w, &ce);
+	struct vmt_rec end = {.type = VMT_END, .ts = now_ns()};
+	tw_put(&s.w, &end);
+	if (tw_close(&s.w) < 0)
+		warnx_("%s: the trace is incomplete", out);
+	cleanup_dir(&s);
+	for (size_t i = 0; i < s.nbad; i++)
+		free(s.bad[i]);
+	free(s.bad);
+	free(s.rings);
+	free(s.reaped);
+	if (!have_status)
+		return 130;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return EXIT_FAIL;
+}

@@ -1,0 +1,384 @@
+/*
+ * hooks_mem.c - interposed memory calls: mmap, mmap64, munmap, mremap,
+ * mprotect, pkey_mprotect, madvise, brk, sbrk, shmat, shmdt and the memory
+ * syscalls made through glibc's syscall().
+ *
+ * Owns the "call record + observed list" pattern: after the real call the
+ * hook writes one record with the arguments, the result, errno and the
+ * duration, then (for calls that can create, merge or split VMAs) a list of
+ * the kernel's resulting VMAs around the call, taken with PROCMAP_QUERY.
+ * munmap needs no list: removing a range never merges, so vmatop models it
+ * exactly. Calls that may have partly applied before failing (mprotect,
+ * madvise) are listed even when they fail.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+
+static inline int hook_ok(void)
+{
+	int st = atomic_load_explicit(&S.state, memory_order_acquire);
+	if (st == SHIM_OFF) {
+		shim_init();
+		st = atomic_load_explicit(&S.state, memory_order_acquire);
+	}
+	return st == SHIM_READY && !shim_in_fork;
+}
+
+static long raw_ret(long r)
+{
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+static void *real_mmap(void *a, size_t l, int p, int f, int fd, off_t o)
+{
+	if (R.mmap)
+		return R.mmap(a, l, p, f, fd, o);
+	long r = shim_raw_syscall(SYS_mmap, (long)a, (long)l, p, f, fd, (long)o);
+	return raw_ret(r) == -1 ? MAP_FAILED : (void *)r;
+}
+
+static int real_munmap(void *a, size_t l)
+{
+	if (R.munmap)
+		return R.munmap(a, l);
+	return (int)raw_ret(shim_raw_syscall(SYS_munmap, (long)a, (long)l, 0, 0, 0, 0));
+}
+
+static int real_mprotect(void *a, size_t l, int p)
+{
+	if (R.mprotect)
+		return R.mprotect(a, l, p);
+	return (int)raw_ret(shim_raw_syscall(SYS_mprotect, (long)a, (long)l, p, 0, 0, 0));
+}
+
+static int madvise_changes_vma(int adv)
+{
+	switch (adv) {
+	case MADV_NORMAL:
+	case MADV_RANDOM:
+	case MADV_SEQUENTIAL:
+	case MADV_DONTFORK:
+	case MADV_DOFORK:
+	case MADV_MERGEABLE:
+	case MADV_UNMERGEABLE:
+	case MADV_HUGEPAGE:
+	case MADV_NOHUGEPAGE:
+	case MADV_DONTDUMP:
+	case MADV_DODUMP:
+	case MADV_WIPEONFORK:
+	case MADV_KEEPONFORK:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+#define BEGIN_R(lo, hi)                                                                            \
+	struct shim_call c;                                                                        \
+	call_begin(&c);                                                                            \
+	c.clo = (uintptr_t)(lo);                                                                   \
+	c.chi = (uintptr_t)(hi);                                                                   \
+	chg_begin(c.clo, c.chi)
+#define BEGIN() BEGIN_R(0, ~0ul)
+#define AFTER()                                                                                    \
+	do {                                                                                       \
+		e = errno;                                                                         \
+		c.dur = shim_now() - c.t0;                                                         \
+		chg_end(c.clo, c.chi);                                                             \
+	} while (0)
+#define END()                                                                                      \
+	do {                                                                                       \
+		call_end(&c);                                                                      \
+		errno = e;                                                                         \
+	} while (0)
+
+static void list_range(uint32_t cid, uintptr_t a, size_t len)
+{
+	obs_list(cid, PAGE_DOWN(a), PAGE_UP(a + len), VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+}
+
+static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	int e;
+	int fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+	BEGIN_R(fixed ? PAGE_DOWN(addr) : 0, fixed ? PAGE_UP((uintptr_t)addr + len) : ~0ul);
+	void *r = real_mmap(addr, len, prot, flags, fd, off);
+	if (r != MAP_FAILED) {
+		c.clo = (uintptr_t)r;
+		c.chi = PAGE_UP((uintptr_t)r + len);
+	}
+	AFTER();
+	int ok = r != MAP_FAILED;
+	call_record_mem(&c, VMT_MMAP, (uintptr_t)addr, len, (unsigned)prot, (unsigned)flags,
+			(uint64_t)(int64_t)fd, (uint64_t)off, ok ? (int64_t)(uintptr_t)r : -1,
+			ok ? 0 : e, 0, ok);
+	if (ok)
+		list_range(c.cid, (uintptr_t)r, len);
+	END();
+	return r;
+}
+
+SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (!hook_ok())
+		return real_mmap(addr, len, prot, flags, fd, off);
+	return do_mmap(addr, len, prot, flags, fd, off);
+}
+
+SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+	__attribute__((alias("mmap")));
+
+SHIM_EXPORT int munmap(void *addr, size_t len)
+{
+	if (!hook_ok())
+		return real_munmap(addr, len);
+	/*
+	 * munmap has no list: vmatop applies it by model. Reserve its record
+	 * before the real call, so that a mapping another thread makes in the
+	 * freed range (and lists) always comes after it in the ring.
+	 */
+	int e;
+	BEGIN_R(PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len));
+	uint64_t pos;
+	struct vmt_rec *rec = rec_begin(VMT_MUNMAP, c.cid, c.t0, 0, &pos);
+	int r = real_munmap(addr, len);
+	AFTER();
+	if (rec) {
+		rec->dur = c.dur > 0xffffffffull ? 0xffffffffu : (uint32_t)c.dur;
+		rec->flags = (uint16_t)((c.nested ? VMT_F_INTERNAL : 0) | (r ? VMT_F_FAILED : 0));
+		rec->p.mem.a0 = (uintptr_t)addr;
+		rec->p.mem.a1 = len;
+		rec->p.mem.ret = r;
+		rec->p.mem.err = r ? e : 0;
+		rec_commit(rec, pos);
+		if (!c.nested && S.stack_depth)
+			stacks_emit(c.cid, c.t0);
+	}
+	END();
+	return r;
+}
+
+SHIM_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
+{
+	void *na = NULL;
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		na = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (!hook_ok()) {
+		if (R.mremap)
+			return R.mremap(old, oldlen, newlen, flags, na);
+		long r = shim_raw_syscall(SYS_mremap, (long)old, (long)oldlen, (long)newlen, flags,
+					  (long)na, 0);
+		return raw_ret(r) == -1 ? MAP_FAILED : (void *)r;
+	}
+	int e;
+	BEGIN();
+	void *r;
+	if (R.mremap)
+		r = R.mremap(old, oldlen, newlen, flags, na);
+	else {
+		long x = shim_raw_syscall(SYS_mremap, (long)old, (long)oldlen, (long)newlen, flags,
+					  (long)na, 0);
+		r = raw_ret(x) == -1 ? MAP_FAILED : (void *)x;
+	}
+	if (r != MAP_FAILED && r == old) {
+		c.clo = PAGE_DOWN(old);
+		c.chi = PAGE_UP((uintptr_t)old + (oldlen > newlen ? oldlen : newlen));
+	}
+	AFTER();
+	int ok = r != MAP_FAILED;
+	call_record_mem(&c, VMT_MREMAP, (uintptr_t)old, oldlen, newlen, (unsigned)flags,
+			(uintptr_t)na, 0, ok ? (int64_t)(uintptr_t)r : -1, ok ? 0 : e, 0, ok);
+	if (ok) {
+		list_range(c.cid, (uintptr_t)r, newlen);
+		if (flags & 4 /* MREMAP_DONTUNMAP */)
+			obs_list(shim_cid(), PAGE_DOWN(old), PAGE_UP((uintptr_t)old + oldlen),
+				 VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+	}
+	END();
+	return r;
+}
+
+static int do_mprotect(uint16_t type, void *addr, size_t len, int prot, int pkey)
+{
+	int e;
+	BEGIN_R(PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len));
+	int r;
+	if (type == VMT_PKEY_MPROTECT)
+		r = R.pkey_mprotect ? R.pkey_mprotect(addr, len, prot, pkey)
+				    : (int)raw_ret(shim_raw_syscall(SYS_pkey_mprotect, (long)addr,
+								    (long)len, prot, pkey, 0, 0));
+	else
+		r = real_mprotect(addr, len, prot);
+	AFTER();
+	call_record_mem(&c, type, (uintptr_t)addr, len, (unsigned)prot, (uint64_t)(int64_t)pkey, 0,
+			0, r, r ? e : 0, 0, len > 0);
+	if (len > 0)
+		list_range(c.cid, (uintptr_t)addr, len);
+	END();
+	return r;
+}
+
+SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	if (!hook_ok())
+		return real_mprotect(addr, len, prot);
+	return do_mprotect(VMT_MPROTECT, addr, len, prot, -1);
+}
+
+SHIM_EXPORT int pkey_mprotect(void *addr, size_t len, int prot, int pkey)
+{
+	if (!hook_ok())
+		return R.pkey_mprotect ? R.pkey_mprotect(addr, len, prot, pkey)
+				       : (int)raw_ret(shim_raw_syscall(SYS_pkey_mprotect,
+								       (long)addr, (long)len, prot,
+								       pkey, 0, 0));
+	return do_mprotect(VMT_PKEY_MPROTECT, addr, len, prot, pkey);
+}
+
+SHIM_EXPORT int madvise(void *addr, size_t len, int advice)
+{
+	if (!hook_ok() || !R.madvise) {
+		if (R.madvise)
+			return R.madvise(addr, len, advice);
+		return (int)raw_ret(
+			shim_raw_syscall(SYS_madvise, (long)addr, (long)len, advice, 0, 0, 0));
+	}
+	int e;
+	BEGIN_R(PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len));
+	int r = R.madvise(addr, len, advice);
+	AFTER();
+	int listed = madvise_changes_vma(advice) && len > 0;
+	call_record_mem(&c, VMT_MADVISE, (uintptr_t)addr, len, (unsigned)advice, 0, 0, 0, r,
+			r ? e : 0, 0, listed);
+	if (listed)
+		list_range(c.cid, (uintptr_t)addr, len);
+	END();
+	return r;
+}
+
+SHIM_EXPORT int brk(void *addr)
+{
+	if (!hook_ok() || !R.brk)
+		return R.brk ? R.brk(addr) : -1;
+	int e;
+	BEGIN();
+	int r = R.brk(addr);
+	AFTER();
+	call_record_mem(&c, VMT_BRK, (uintptr_t)addr, 0, 0, 0, 0, 0, r, r ? e : 0, 0, 1);
+	obs_check_brk(VMT_CAUSE_CALL);
+	END();
+	return r;
+}
+
+SHIM_EXPORT void *sbrk(intptr_t incr)
+{
+	if (!hook_ok() || !R.sbrk)
+		return R.sbrk ? R.sbrk(incr) : (void *)-1;
+	int e;
+	BEGIN();
+	void *r = R.sbrk(incr);
+	AFTER();
+	int ok = r != (void *)-1;
+	call_record_mem(&c, VMT_SBRK, (uint64_t)incr, 0, 0, 0, 0, 0, (int64_t)(uintptr_t)r,
+			ok ? 0 : e, 0, 1);
+	obs_check_brk(VMT_CAUSE_CALL);
+	END();
+	return r;
+}
+
+SHIM_EXPORT void *shmat(int id, const void *addr, int flg)
+{
+	if (!hook_ok() || !R.shmat)
+		return R.shmat ? R.shmat(id, addr, flg) : (void *)-1;
+	int e;
+	BEGIN();
+	void *r = R.shmat(id, addr, flg);
+	AFTER();
+	int ok = r != (void *)-1;
+	call_record_mem(&c, VMT_SHMAT, (uint64_t)id, (uintptr_t)addr, (unsigned)flg, 0, 0, 0,
+			ok ? (int64_t)(uintptr_t)r : -1, ok ? 0 : e, 0, ok);
+	if (ok)
+		list_range(c.cid, (uintptr_t)r, 1);
+	END();
+	return r;
+}
+
+SHIM_EXPORT int shmdt(const void *addr)
+{
+	if (!hook_ok() || !R.shmdt)
+		return R.shmdt ? R.shmdt(addr) : -1;
+	uintptr_t s = 0, en = 0;
+	obs_vma_at((uintptr_t)addr, &s, &en);
+	int e;
+	BEGIN();
+	int r = R.shmdt(addr);
+	AFTER();
+	call_record_mem(&c, VMT_SHMDT, (uintptr_t)addr, en > s ? en - s : 0, 0, 0, 0, 0, r,
+			r ? e : 0, 0, en > s);
+	if (en > s)
+		obs_list(c.cid, s, en, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+	END();
+	return r;
+}
+
+/*
+ * syscall(): memory syscalls made through glibc's generic wrapper are
+ * recorded as VMT_SYSCALL (extra = nr) with the same lists as the named
+ * calls; fork-like syscalls go through our fork(); the rest pass through.
+ */
+SHIM_EXPORT long syscall(long nr, ...)
+{
+	va_list ap;
+	va_start(ap, nr);
+	long a = va_arg(ap, long), b = va_arg(ap, long), cc = va_arg(ap, long);
+	long d = va_arg(ap, long), ee = va_arg(ap, long), f = va_arg(ap, long);
+	va_end(ap);
+	int mem = nr == SYS_mmap || nr == SYS_munmap || nr == SYS_mprotect || nr == SYS_mremap ||
+		  nr == SYS_madvise || nr == SYS_brk || nr == SYS_pkey_mprotect;
+	if (nr == SYS_fork || nr == SYS_vfork) {
+		extern pid_t fork(void);
+		return fork();
+	}
+	if (!mem || !hook_ok())
+		return raw_ret(shim_raw_syscall(nr, a, b, cc, d, ee, f));
+	int e;
+	BEGIN();
+	long r = raw_ret(shim_raw_syscall(nr, a, b, cc, d, ee, f));
+	AFTER();
+	int ok = r != -1;
+	int listed = ok || nr == SYS_mprotect || nr == SYS_madvise || nr == SYS_pkey_mprotect;
+	if (nr == SYS_munmap || (nr == SYS_madvise && !madvise_changes_vma((int)cc)))
+		listed = 0;
+	call_record_mem(&c, VMT_SYSCALL, (uint64_t)a, (uint64_t)b, (uint64_t)cc, (uint64_t)d,
+			(uint64_t)ee, (uint64_t)f, r, ok ? 0 : e, (uint32_t)nr, listed && nr != SYS_brk);
+	if (listed) {
+		if (nr == SYS_mmap)
+			list_range(c.cid, (uintptr_t)r, (size_t)b);
+		else if (nr == SYS_mremap)
+			list_range(c.cid, (uintptr_t)r, (size_t)cc);
+		else if (nr == SYS_brk) {
+			uintptr_t old = S.brk_seen, cur = (uintptr_t)r;
+			if (old && cur != old) {
+				uintptr_t lo = cur < old ? cur : old, hi = cur > old ? cur : old;
+				obs_list(shim_cid(), PAGE_DOWN(lo), PAGE_UP(hi), VMT_LIST_OBSERVE,
+					 VMT_CAUSE_BRK);
+			}
+		} else
+			list_range(c.cid, (uintptr_t)a, (size_t)b);
+	}
+	END();
+	return r;
+}

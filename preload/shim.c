@@ -1,0 +1,496 @@
+/*
+ * shim.c - libvmatop.so core: initialisation and teardown, the producer side
+ * of the shared-memory ring, string interning, clocks and call bookkeeping.
+ *
+ * Owns struct shim S (per process) and the ring protocol's producer half
+ * (see include/vmatop/records.h, "Rings"). The shim is active only when
+ * $VMATOP_SHM_DIR names a session directory made by `vmatop record`;
+ * otherwise every hook is a plain call of the real function.
+ *
+ * Initialisation may happen from the constructor or lazily from the first
+ * hook (another library's constructor may call mmap first). The shim never
+ * allocates with malloc: rings are mmap'ed files, buffers are static or on
+ * the stack.
+ */
+#include "shim.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+struct shim S = {.maps_fd = -1};
+struct shim_real R;
+__thread int shim_depth;
+__thread int shim_in_fork;
+static __thread pid_t tls_tid;
+
+uint64_t shim_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+long shim_raw_syscall(long n, long a, long b, long c, long d, long e, long f)
+{
+#if defined(__x86_64__)
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	long ret;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+#else
+	long r = R.syscall ? R.syscall(n, a, b, c, d, e, f) : -1;
+	return r == -1 ? -errno : r;
+#endif
+}
+
+pid_t shim_tid(void)
+{
+	if (!tls_tid)
+		tls_tid = (pid_t)shim_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	return tls_tid;
+}
+
+void shim_tid_reset(void) { tls_tid = 0; }
+
+uint32_t shim_cid(void)
+{
+	uint32_t c = atomic_fetch_add_explicit(&S.next_cid, 1, memory_order_relaxed) + 1;
+	return c ? c : shim_cid();
+}
+
+void shim_debug(const char *fmt, ...)
+{
+	if (!S.debug)
+		return;
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = snprintf(buf, sizeof(buf), "libvmatop[%d]: ", (int)S.pid);
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	ssize_t w = write(2, buf, (size_t)n);
+	(void)w;
+}
+
+/* ---- real symbols ---- */
+
+#define RESOLVE(name) R.name = (__typeof__(R.name))dlsym(RTLD_NEXT, #name)
+
+void shim_resolve(void)
+{
+	/* dlsym may allocate; our malloc hooks call glibc's __libc_* directly,
+	 * so that is safe. Memory hooks fall back to raw syscalls until here. */
+	RESOLVE(mmap);
+	RESOLVE(munmap);
+	RESOLVE(mremap);
+	RESOLVE(mprotect);
+	RESOLVE(pkey_mprotect);
+	RESOLVE(madvise);
+	RESOLVE(brk);
+	RESOLVE(sbrk);
+	RESOLVE(shmat);
+	RESOLVE(shmdt);
+	RESOLVE(syscall);
+	RESOLVE(fork);
+	RESOLVE(_Fork);
+	RESOLVE(posix_spawn);
+	RESOLVE(posix_spawnp);
+	RESOLVE(execve);
+	RESOLVE(execvpe);
+	RESOLVE(fexecve);
+	RESOLVE(execveat);
+	RESOLVE(exit);
+	RESOLVE(_exit);
+	RESOLVE(dlopen);
+	RESOLVE(dlmopen);
+	RESOLVE(dlclose);
+	RESOLVE(pthread_create);
+	RESOLVE(pthread_join);
+	RESOLVE(pthread_exit);
+	RESOLVE(setlocale);
+	RESOLVE(newlocale);
+}
+
+/* ---- ring producer ---- */
+
+static inline uint32_t commit_mark(uint64_t pos) { return (uint32_t)(pos % 0xffffffffull) + 1; }
+
+static int consumer_alive(void)
+{
+	uint64_t hb = atomic_load_explicit(&S.ring->heartbeat, memory_order_relaxed);
+	return hb && shim_now() - hb < 1000000000ull;
+}
+
+struct vmt_rec *rec_begin(uint16_t type, uint32_t cid, uint64_t ts, int wait, uint64_t *posp)
+{
+	struct vmt_ring_header *h = S.ring;
+	if (!h)
+		return NULL;
+	uint64_t pos;
+	int tries = 0;
+	for (;;) {
+		pos = atomic_load_explicit(&h->head, memory_order_relaxed);
+		uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
+		if (pos - tail >= S.nslots) {
+			if (wait && tries < 4000 && consumer_alive()) {
+				struct timespec d = {0, 250000};
+				nanosleep(&d, NULL);
+				tries++;
+				continue;
+			}
+			atomic_fetch_add_explicit(&h->lost, 1, memory_order_relaxed);
+			return NULL;
+		}
+		if (atomic_compare_exchange_weak_explicit(&h->head, &pos, pos + 1,
+							  memory_order_acq_rel,
+							  memory_order_relaxed))
+			break;
+	}
+	struct vmt_rec *r = &S.slots[pos & (S.nslots - 1)];
+	/* The commit word is written last; clear the rest of the slot. */
+	memset(r->p.raw, 0, sizeof(r->p.raw));
+	r->type = type;
+	r->flags = 0;
+	r->pid = (uint32_t)S.pid;
+	r->tid = (uint32_t)shim_tid();
+	r->cid = cid;
+	r->dur = 0;
+	r->ts = ts ? ts : shim_now();
+	*posp = pos;
+	return r;
+}
+
+void rec_commit(struct vmt_rec *r, uint64_t pos)
+{
+	atomic_store_explicit((_Atomic uint32_t *)&r->commit, commit_mark(pos),
+			      memory_order_release);
+}
+
+/* ---- strings ---- */
+
+#define STRTAB 8192
+static _Atomic uint64_t strtab[STRTAB];
+
+uint64_t shim_string(const char *s, size_t n)
+{
+	if (n > 65535)
+		n = 65535;
+	uint64_t h = vmt_hash(s, n);
+	int fresh = 1;
+	for (unsigned i = 0; i < 64; i++) {
+		_Atomic uint64_t *slot = &strtab[(h + i) & (STRTAB - 1)];
+		uint64_t v = atomic_load_explicit(slot, memory_order_relaxed);
+		if (v == h) {
+			fresh = 0;
+			break;
+		}
+		if (v == 0) {
+			uint64_t z = 0;
+			if (atomic_compare_exchange_strong(slot, &z, h))
+				break;
+			if (z == h) {
+				fresh = 0;
+				break;
+			}
+		}
+	}
+	if (!fresh)
+		return h;
+	uint64_t ts = shim_now();
+	for (size_t off = 0; off < n || off == 0; off += 48) {
+		uint64_t pos;
+		struct vmt_rec *r = rec_begin(VMT_STRING, 0, ts, 1, &pos);
+		if (!r)
+			break;
+		size_t len = n - off < 48 ? n - off : 48;
+		r->flags = VMT_F_INTERNAL;
+		r->p.str.hash = h;
+		r->p.str.total = (uint16_t)n;
+		r->p.str.off = (uint16_t)off;
+		r->p.str.len = (uint16_t)len;
+		memcpy(r->p.str.text, s + off, len);
+		rec_commit(r, pos);
+		if (n == 0)
+			break;
+	}
+	return h;
+}
+
+/* ---- rings ---- */
+
+int shim_ring_create(void)
+{
+	char path[640];
+	uint64_t ns = shim_now();
+	snprintf(path, sizeof(path), "%s/r-%d-%llu", S.dir, (int)S.pid, (unsigned long long)ns);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		shim_debug("cannot create ring %s: %s", path, strerror(errno));
+		return -1;
+	}
+	size_t bytes = sizeof(struct vmt_ring_header) + (size_t)S.slots_wanted * VMT_REC_SIZE;
+	if (ftruncate(fd, (off_t)bytes) < 0) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	void *p = (void *)shim_raw_syscall(SYS_mmap, 0, (long)bytes, PROT_READ | PROT_WRITE,
+					   MAP_SHARED, fd, 0);
+	close(fd);
+	if ((unsigned long)p > -4096ul) {
+		unlink(path);
+		return -1;
+	}
+	struct vmt_ring_header *h = p;
+	h->version = VMT_VERSION;
+	h->rec_size = VMT_REC_SIZE;
+	h->slots = S.slots_wanted;
+	h->owner = (uint32_t)S.pid;
+	h->created_ns = ns;
+	S.ring = h;
+	S.slots = (struct vmt_rec *)(h + 1);
+	S.nslots = S.slots_wanted;
+	S.ring_bytes = bytes;
+	atomic_store_explicit((_Atomic uint64_t *)&h->magic, VMT_RING_MAGIC, memory_order_release);
+	return 0;
+}
+
+void shim_ring_close(void)
+{
+	if (S.ring)
+		__atomic_or_fetch(&S.ring->flags, VMT_RING_CLOSED, __ATOMIC_RELEASE);
+}
+
+static void fill_comm(char comm[16])
+{
+	int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, comm, 15);
+		close(fd);
+		if (n > 0) {
+			if (comm[n - 1] == '\n')
+				n--;
+			comm[n] = 0;
+			return;
+		}
+	}
+	strcpy(comm, "?");
+}
+
+static void emit_proc_start(unsigned cause, pid_t ppid, uint64_t fork_id, uint64_t child_ns)
+{
+	char cmd[256], exe[512];
+	ssize_t n = 0;
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+	}
+	if (n < 0)
+		n = 0;
+	while (n > 0 && cmd[n - 1] == 0)
+		n--;
+	for (ssize_t i = 0; i < n; i++)
+		if (cmd[i] == 0)
+			cmd[i] = ' ';
+	ssize_t e = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (e < 0)
+		e = 0;
+	uint64_t ch = shim_string(cmd, (size_t)n);
+	uint64_t eh = shim_string(exe, (size_t)e);
+	uint64_t pos;
+	struct vmt_rec *r = rec_begin(VMT_PROC_START, 0, 0, 1, &pos);
+	if (!r)
+		return;
+	r->p.proc.ppid = (uint32_t)ppid;
+	r->p.proc.cause = cause;
+	r->p.proc.fork_id = fork_id;
+	r->p.proc.child_ns = child_ns;
+	r->p.proc.cmd_hash = ch;
+	r->p.proc.exe_hash = eh;
+	fill_comm(r->p.proc.comm);
+	r->p.proc.stack_depth = S.stack_depth;
+	r->p.proc.shim_pid = (uint32_t)S.pid;
+	rec_commit(r, pos);
+}
+
+static unsigned env_uint(const char *name, unsigned dflt)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return dflt;
+	char *end;
+	unsigned long x = strtoul(v, &end, 10);
+	return *end ? dflt : (unsigned)x;
+}
+
+void shim_init(void)
+{
+	int expect = SHIM_OFF;
+	if (!atomic_compare_exchange_strong(&S.state, &expect, SHIM_INIT))
+		return;
+	shim_depth++;
+	shim_resolve();
+	S.debug = getenv("VMATOP_DEBUG") != NULL;
+	const char *dir = getenv(VMT_ENV_DIR);
+	if (!dir || !*dir || strlen(dir) >= sizeof(S.dir)) {
+		atomic_store(&S.state, SHIM_DISABLED);
+		shim_depth--;
+		return;
+	}
+	strcpy(S.dir, dir);
+	const char *pl = getenv(VMT_ENV_PRELOAD);
+	if (pl && strlen(pl) < sizeof(S.preload))
+		strcpy(S.preload, pl);
+	S.stack_depth = env_uint(VMT_ENV_STACKS, 0);
+	if (S.stack_depth > 128)
+		S.stack_depth = 128;
+	unsigned slots = env_uint(VMT_ENV_SLOTS, VMT_RING_DEFAULT_SLOTS);
+	if (slots < 1024 || (slots & (slots - 1)))
+		slots = VMT_RING_DEFAULT_SLOTS;
+	S.slots_wanted = slots;
+	S.pid = getpid();
+	S.maps_fd = obs_open_maps();
+	if (shim_ring_create() < 0) {
+		atomic_store(&S.state, SHIM_DISABLED);
+		shim_depth--;
+		return;
+	}
+	emit_proc_start(VMT_CAUSE_INIT, getppid(), 0, 0);
+	stacks_init();
+	extern void *__curbrk;
+	S.brk_seen = (uintptr_t)__curbrk;
+	obs_maps_list(shim_cid(), VMT_LIST_SEED, VMT_CAUSE_INIT, NULL);
+	obs_modules();
+	atomic_store_explicit(&S.state, SHIM_READY, memory_order_release);
+	shim_depth--;
+	shim_debug("ready: ring %zu bytes, procmap_query %d, stacks %u", S.ring_bytes, S.have_pmq,
+		   S.stack_depth);
+}
+
+void shim_after_fork_child(uint64_t fork_id, uint64_t t0, pid_t ppid)
+{
+	uint64_t t1 = shim_now();
+	S.pid = (pid_t)shim_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	shim_tid_reset();
+	obs_reopen_maps();
+	void *old = S.ring;
+	size_t old_bytes = S.ring_bytes;
+	S.ring = NULL;
+	if (shim_ring_create() < 0) {
+		atomic_store(&S.state, SHIM_DISABLED);
+		return;
+	}
+	emit_proc_start(VMT_CAUSE_FORK, ppid, fork_id, t1 - t0);
+	/* The child's own ring is a new VMA; the parent's is unmapped here. */
+	obs_list(shim_cid(), (uintptr_t)S.ring, (uintptr_t)S.ring + S.ring_bytes,
+		 VMT_LIST_INDIRECT, VMT_CAUSE_SHIM);
+	if (old) {
+		shim_raw_syscall(SYS_munmap, (long)old, (long)old_bytes, 0, 0, 0, 0);
+		uint64_t pos;
+		struct vmt_rec *r = rec_begin(VMT_UNMAP_RANGE, shim_cid(), 0, 0, &pos);
+		if (r) {
+			r->flags = VMT_F_INTERNAL;
+			r->p.mem.a0 = (uint64_t)(uintptr_t)old;
+			r->p.mem.a1 = old_bytes;
+			r->p.mem.extra = VMT_CAUSE_SHIM;
+			rec_commit(r, pos);
+		}
+	}
+}
+
+/* ---- calls ---- */
+
+void call_begin(struct shim_call *c)
+{
+	c->nested = shim_depth > 0;
+	shim_depth++;
+	c->cid = shim_cid();
+	c->t0 = shim_now();
+}
+
+void call_end(struct shim_call *c)
+{
+	(void)c;
+	shim_depth--;
+}
+
+void call_record_mem(struct shim_call *c, uint16_t type, uint64_t a0, uint64_t a1, uint64_t a2,
+		     uint64_t a3, uint64_t a4, uint64_t a5, int64_t ret, int err, uint32_t extra,
+		     int listed)
+{
+	uint64_t pos;
+	struct vmt_rec *r = rec_begin(type, c->cid, c->t0, 0, &pos);
+	if (!r)
+		return;
+	r->dur = c->dur > 0xffffffffull ? 0xffffffffu : (uint32_t)c->dur;
+	r->flags = (uint16_t)((c->nested ? VMT_F_INTERNAL : 0) | (err ? VMT_F_FAILED : 0) |
+			      (listed ? VMT_F_LISTED : 0));
+	r->p.mem.a0 = a0;
+	r->p.mem.a1 = a1;
+	r->p.mem.a2 = a2;
+	r->p.mem.a3 = a3;
+	r->p.mem.a4 = a4;
+	r->p.mem.a5 = a5;
+	r->p.mem.ret = ret;
+	r->p.mem.err = err;
+	r->p.mem.extra = extra;
+	rec_commit(r, pos);
+	if (!c->nested && S.stack_depth)
+		stacks_emit(c->cid, c->t0);
+}
+
+/* ---- constructor / destructor and the public API ---- */
+
+__attribute__((constructor(101))) static void shim_ctor(void) { shim_init(); }
+
+__attribute__((destructor(101))) static void shim_dtor(void)
+{
+	if (!shim_active())
+		return;
+	shim_depth++;
+	shim_checkpoint();
+	obs_snapshot(VMT_CAUSE_EXIT, "exit");
+	uint64_t pos;
+	struct vmt_rec *r = rec_begin(VMT_EXIT, shim_cid(), 0, 1, &pos);
+	if (r) {
+		r->p.exit.how = 2;
+		rec_commit(r, pos);
+	}
+	shim_ring_close();
+	shim_depth--;
+}
+
+/*
+ * vmatop_snapshot(label): write a ground-truth snapshot of /proc/self/maps
+ * into the trace now. Returns 0, or -1 when the shim is not recording.
+ * Programs find it with dlsym(RTLD_DEFAULT, "vmatop_snapshot").
+ */
+SHIM_EXPORT int vmatop_snapshot(const char *label)
+{
+	if (!shim_active())
+		return -1;
+	int e = errno;
+	shim_depth++;
+	obs_snapshot(VMT_CAUSE_REQUEST, label);
+	shim_depth--;
+	errno = e;
+	return 0;
+}

@@ -1,0 +1,177 @@
+/*
+ * shim.h - internal interface of libvmatop.so (the LD_PRELOAD shim).
+ *
+ * Owns nothing itself; declares the per-process shim state (struct shim),
+ * the per-thread recursion guard, the real-symbol table and the helpers the
+ * hook files share:
+ *   shim.c          init/fini, rings (producer side), strings, env
+ *   observe.c       PROCMAP_QUERY, /proc/self/maps lists (seed, observe, snapshot), modules
+ *   hooks_mem.c     mmap munmap mremap mprotect pkey_mprotect madvise brk sbrk shmat shmdt syscall
+ *   hooks_proc.c    fork vfork _Fork posix_spawn exec* exit _exit dlopen dlclose pthread setlocale
+ *   hooks_malloc.c  malloc family (finds glibc's internal mmaps, brk and arena heaps)
+ *   stacks.c        libunwind call stacks
+ *
+ * Rules every hook follows (see man/libvmatop.7):
+ *   - no malloc before the real symbols are resolved; the shim never calls
+ *     malloc itself (static and stack buffers only);
+ *   - errno is preserved; nothing is printed unless VMATOP_DEBUG is set;
+ *   - when the shim is not active (no session, init not done, inside fork)
+ *     a hook is a plain call of the real function;
+ *   - records are written to the process's ring with no lock and no syscall
+ *     (PROCMAP_QUERY observation is one ioctl per resulting VMA).
+ */
+#ifndef VMATOP_SHIM_H
+#define VMATOP_SHIM_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <vmatop/records.h>
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+#define SHIM_HIDDEN __attribute__((visibility("hidden")))
+
+enum shim_state { SHIM_OFF = 0, SHIM_INIT = 1, SHIM_READY = 2, SHIM_DISABLED = 3 };
+
+struct shim {
+	_Atomic int state;
+	pid_t pid;
+	struct vmt_ring_header *ring;
+	struct vmt_rec *slots;
+	uint64_t nslots;
+	size_t ring_bytes;
+	int maps_fd;	       /* /proc/self/maps (CLOEXEC, high fd), -1 if none */
+	int have_pmq;	       /* PROCMAP_QUERY works */
+	unsigned stack_depth;  /* 0: no stacks */
+	_Atomic uint32_t next_cid;
+	_Atomic uint32_t fork_seq;
+	uintptr_t brk_seen;    /* last program break the mirror knows */
+	uintptr_t stack_lo, stack_hi; /* main thread [stack] as last seen */
+	uintptr_t self_lo, self_hi;   /* libvmatop.so text (to skip in stacks) */
+	char dir[512];	       /* session directory */
+	char preload[512];     /* our own path (exec re-injection) */
+	unsigned slots_wanted;
+	int debug;
+	_Atomic uint64_t gen; /* bumped after every call that may change VMAs */
+};
+
+SHIM_HIDDEN extern struct shim S;
+SHIM_HIDDEN extern __thread int shim_depth; /* >0: inside the shim on this thread */
+SHIM_HIDDEN extern __thread int shim_in_fork;
+
+/* Real functions (RTLD_NEXT); resolved by shim_resolve(). */
+struct shim_real {
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	int (*munmap)(void *, size_t);
+	void *(*mremap)(void *, size_t, size_t, int, ...);
+	int (*mprotect)(void *, size_t, int);
+	int (*pkey_mprotect)(void *, size_t, int, int);
+	int (*madvise)(void *, size_t, int);
+	int (*brk)(void *);
+	void *(*sbrk)(intptr_t);
+	void *(*shmat)(int, const void *, int);
+	int (*shmdt)(const void *);
+	long (*syscall)(long, ...);
+	pid_t (*fork)(void);
+	pid_t (*_Fork)(void);
+	int (*posix_spawn)(pid_t *, const char *, const void *, const void *, char *const[],
+			   char *const[]);
+	int (*posix_spawnp)(pid_t *, const char *, const void *, const void *, char *const[],
+			    char *const[]);
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	int (*fexecve)(int, char *const[], char *const[]);
+	int (*execveat)(int, const char *, char *const[], char *const[], int);
+	void (*exit)(int) __attribute__((noreturn));
+	void (*_exit)(int) __attribute__((noreturn));
+	void *(*dlopen)(const char *, int);
+	void *(*dlmopen)(long, const char *, int);
+	int (*dlclose)(void *);
+	int (*pthread_create)(void *, const void *, void *(*)(void *), void *);
+	int (*pthread_join)(unsigned long, void **);
+	void (*pthread_exit)(void *) __attribute__((noreturn));
+	char *(*setlocale)(int, const char *);
+	void *(*newlocale)(int, const char *, void *);
+};
+SHIM_HIDDEN extern struct shim_real R;
+
+/* shim.c */
+SHIM_HIDDEN void shim_init(void);
+SHIM_HIDDEN void shim_resolve(void);
+static inline int shim_active(void)
+{
+	return atomic_load_explicit(&S.state, memory_order_acquire) == SHIM_READY && !shim_in_fork;
+}
+SHIM_HIDDEN uint64_t shim_now(void);
+SHIM_HIDDEN pid_t shim_tid(void);
+SHIM_HIDDEN void shim_tid_reset(void);
+SHIM_HIDDEN uint32_t shim_cid(void);
+SHIM_HIDDEN long shim_raw_syscall(long nr, long a, long b, long c, long d, long e, long f);
+/* Reserve a record (NULL: ring full, counted as lost). wait: bulk lists may wait. */
+SHIM_HIDDEN struct vmt_rec *rec_begin(uint16_t type, uint32_t cid, uint64_t ts, int wait,
+				   uint64_t *pos);
+SHIM_HIDDEN void rec_commit(struct vmt_rec *r, uint64_t pos);
+/* Intern a string: returns its hash, emits VMT_STRING the first time. */
+SHIM_HIDDEN uint64_t shim_string(const char *s, size_t n);
+SHIM_HIDDEN int shim_ring_create(void);
+SHIM_HIDDEN void shim_ring_close(void);
+SHIM_HIDDEN void shim_after_fork_child(uint64_t fork_id, uint64_t t0, pid_t ppid);
+SHIM_HIDDEN void shim_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* observe.c */
+SHIM_HIDDEN int obs_open_maps(void);
+SHIM_HIDDEN void obs_reopen_maps(void);
+/* Emit the kernel's VMAs meeting [lo, hi) as list cid; returns VMAs listed or -1. */
+SHIM_HIDDEN int obs_list(uint32_t cid, uintptr_t lo, uintptr_t hi, unsigned kind, unsigned cause);
+/* Full list from /proc/self/maps text: seed, discover or snapshot. */
+SHIM_HIDDEN int obs_maps_list(uint32_t cid, unsigned kind, unsigned cause, const char *label);
+SHIM_HIDDEN void obs_modules(void);
+/* Query the VMA containing addr: 0 and [*start,*end), or -1. */
+SHIM_HIDDEN int obs_vma_at(uintptr_t addr, uintptr_t *start, uintptr_t *end);
+/* Checks for changes no call shows: main stack growth, program break. */
+SHIM_HIDDEN void obs_check_stack(void);
+SHIM_HIDDEN void obs_check_brk(unsigned cause);
+SHIM_HIDDEN void obs_snapshot(unsigned cause, const char *label);
+
+/* hooks_proc.c */
+SHIM_HIDDEN void threads_check_retired(void);
+SHIM_HIDDEN void shim_checkpoint(void);
+
+/* hooks_malloc.c: observe what a malloc-family result implies (arena heap, mmapped chunk, brk) */
+SHIM_HIDDEN void malloc_observe(void *p);
+
+/* stacks.c */
+SHIM_HIDDEN void stacks_init(void);
+SHIM_HIDDEN void stacks_emit(uint32_t cid, uint64_t ts);
+
+/* changes.c: ranges of running and finished VMA changes (see there). */
+#define CHG_ALL 0ul, ~0ul
+SHIM_HIDDEN void chg_begin(uintptr_t lo, uintptr_t hi);
+SHIM_HIDDEN void chg_end(uintptr_t lo, uintptr_t hi);
+SHIM_HIDDEN void chg_note(uintptr_t lo, uintptr_t hi);
+SHIM_HIDDEN uint64_t chg_mark(void);
+SHIM_HIDDEN int chg_conflict(uint64_t g0, uintptr_t lo, uintptr_t hi);
+SHIM_HIDDEN int chg_after_fork(void);
+
+/* A call being recorded: enter/leave the shim around the real call. */
+struct shim_call {
+	uint64_t t0, dur;
+	uintptr_t clo, chi; /* range the call may change */
+	uint32_t cid;
+	int saved_errno;
+	int nested; /* entered while already inside the shim */
+};
+
+SHIM_HIDDEN void call_begin(struct shim_call *c);
+SHIM_HIDDEN void call_end(struct shim_call *c);
+/* Emit a memory-call record (and its stack) for c. */
+SHIM_HIDDEN void call_record_mem(struct shim_call *c, uint16_t type, uint64_t a0, uint64_t a1,
+				 uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, int64_t ret,
+				 int err, uint32_t extra, int listed);
+
+#define PAGE_SZ 4096ul
+#define PAGE_DOWN(x) ((uintptr_t)(x) & ~(PAGE_SZ - 1))
+#define PAGE_UP(x) (((uintptr_t)(x) + PAGE_SZ - 1) & ~(PAGE_SZ - 1))
+
+#endif

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# shim-cli.t - the vmatop command line: --help/--version, usage errors
+# (exit 2), corrupt and truncated traces (message naming the offset, exit 2,
+# no crash), report --json keys, the shim is inert without a session, and it
+# leaks no fd into the target.
+set -u
+B=${VMATOP_BUILD:-build}
+V=$B/vmatop
+T=$B/tests/shim/shimtest
+D=$(mktemp -d)
+trap 'rm -rf "$D"' EXIT
+echo "1..14"
+n=0
+ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+is() { [ "$1" = "$2" ]; ok $? "$3 (got $1, want $2)"; }
+"$V" --help | grep -q 'record \[-o FILE\]'; ok $? "--help prints usage"
+"$V" --version | grep -q '^vmatop '; ok $? "--version"
+"$V" >/dev/null 2>&1; is $? 2 "no command: exit 2"
+"$V" frobnicate >/dev/null 2>&1; is $? 2 "unknown command: exit 2"
+"$V" record >/dev/null 2>&1; is $? 2 "record without command: exit 2"
+"$V" maps --at nonsense x.vmt >/dev/null 2>&1; is $? 2 "maps --at nonsense: exit 2"
+"$V" record -o "$D/t.vmt" -- sh -c 'exit 7' >/dev/null 2>&1; is $? 7 "record exits with the command's status"
+size=$(stat -c %s "$D/t.vmt")
+head -c $((size - 50)) "$D/t.vmt" >"$D/trunc.vmt"
+msg=$("$V" verify "$D/trunc.vmt" 2>&1); rc=$?
+echo "$msg" | grep -q 'truncated record at offset'; ok $? "truncated trace names the offset: $msg"
+is $rc 2 "truncated trace: exit 2"
+cp "$D/t.vmt" "$D/bad.vmt"
+printf '\xee\xee' | dd of="$D/bad.vmt" bs=1 seek=$((64 + 96 * 3)) conv=notrunc 2>/dev/null
+msg=$("$V" report "$D/bad.vmt" 2>&1); rc=$?
+echo "$msg" | grep -q 'corrupt record at offset 352'; ok $? "corrupt record names the offset: $msg"
+is $rc 2 "corrupt trace: exit 2"
+"$V" record -o "$D/j.vmt" -- "$T" fork >/dev/null 2>&1
+"$V" report --json "$D/j.vmt" | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+p=d["processes"][0]
+for k in ("pid","ppid","comm","vmas","peak_vmas","lost","forks"): assert k in p, k
+for k in ("count","p50_ns","p90_ns","p99_ns","max_ns"): assert k in p["forks"], k
+assert p["forks"]["count"] >= 1
+' 2>&1 | sed 's/^/# /'
+ok ${PIPESTATUS[1]} "report --json has the stable keys"
+out=$(LD_PRELOAD=$PWD/$B/libvmatop.so sh -c 'echo hi')
+is "$out" "hi" "the shim without a session is inert"
+"$V" record -o "$D/fd.vmt" -- sh -c 'ls -l /proc/self/fd' >"$D/fd.out" 2>/dev/null
+sh -c 'ls -l /proc/self/fd' >"$D/fd.base"
+# the shim's only fd is its own /proc/self/maps (O_CLOEXEC, moved to >= 1000)
+with=$(grep -c -- '->' "$D/fd.out"); base=$(grep -c -- '->' "$D/fd.base")
+ours=$(grep -cE ' 1[0-9]{3} -> /proc/[0-9]+/maps$' "$D/fd.out")
+is "$((with - ours)):$ours" "$base:1" "no fd leaked into the target (only the shim's CLOEXEC maps fd)"

@@ -1,0 +1,376 @@
+/*
+ * shimtest.c - test workloads for libvmatop.so: `shimtest SCENARIO` runs
+ * one scenario that exercises interposed calls; tests/shim-*.t record it
+ * with `vmatop record` and require `vmatop verify` to find 0 mismatches.
+ * Scenarios print nothing on success unless noted; exit status 0.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PG 4096ul
+#define CHECK(x)                                                                                   \
+	do {                                                                                       \
+		if (!(x)) {                                                                        \
+			fprintf(stderr, "shimtest: %s:%d: %s failed: %s\n", __FILE__, __LINE__,    \
+				#x, strerror(errno));                                              \
+			exit(3);                                                                   \
+		}                                                                                  \
+	} while (0)
+
+extern char **environ;
+static const char *self;
+
+static void *anon(size_t n, int prot)
+{
+	void *p = mmap(NULL, n, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(p != MAP_FAILED);
+	return p;
+}
+
+static void snap(const char *label)
+{
+	int (*fn)(const char *) = (int (*)(const char *))dlsym(RTLD_DEFAULT, "vmatop_snapshot");
+	if (fn)
+		fn(label);
+}
+
+/* mmap family: anon, file, MAP_FIXED over maps, partial munmap, mprotect split/merge,
+ * mremap grow/move/shrink, madvise, pkey_mprotect, mmap64 */
+static void s_mmap(void)
+{
+	char *a = anon(16 * PG, PROT_READ | PROT_WRITE);
+	memset(a, 1, 16 * PG);
+	CHECK(munmap(a + 4 * PG, 2 * PG) == 0);	      /* split */
+	CHECK(mprotect(a, 2 * PG, PROT_READ) == 0);    /* split */
+	CHECK(mprotect(a, 2 * PG, PROT_READ | PROT_WRITE) == 0); /* merge back */
+	CHECK(mprotect(a + 8 * PG, PG, PROT_NONE) == 0);
+	char *f = mmap(a + 10 * PG, 2 * PG, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
+	CHECK(f == a + 10 * PG); /* MAP_FIXED over existing */
+	int fd = open(self, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	char *file = mmap(NULL, 3 * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	CHECK(file != MAP_FAILED);
+	CHECK(munmap(file + PG, PG) == 0); /* file split: offsets */
+	char *fx = mmap(a + 12 * PG, PG, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, PG);
+	CHECK(fx == a + 12 * PG);
+	close(fd);
+	char *g = anon(4 * PG, PROT_READ | PROT_WRITE);
+	g[0] = 1;
+	char *g2 = mremap(g, 4 * PG, 64 * PG, MREMAP_MAYMOVE); /* grow (may move) */
+	CHECK(g2 != MAP_FAILED);
+	char *dst = anon(8 * PG, PROT_NONE);
+	char *g3 = mremap(g2, 64 * PG, 8 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, dst); /* move */
+	CHECK(g3 == dst);
+	CHECK(mremap(g3, 8 * PG, 2 * PG, 0) == g3); /* shrink */
+	char *h = anon(8 * PG, PROT_READ | PROT_WRITE);
+	CHECK(madvise(h + 2 * PG, 2 * PG, MADV_DONTFORK) == 0);
+	CHECK(madvise(h + 4 * PG, 2 * PG, MADV_WIPEONFORK) == 0);
+	CHECK(madvise(h, 8 * PG, MADV_DONTNEED) == 0);
+	CHECK(madvise(h + 2 * PG, 2 * PG, MADV_DOFORK) == 0);
+	CHECK(madvise(h + 6 * PG, PG, MADV_RANDOM) == 0);
+	CHECK(pkey_mprotect(h, PG, PROT_READ, -1) == 0);
+	void *m64 = mmap64(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(m64 != MAP_FAILED);
+	void *sh = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(sh != MAP_FAILED);
+	CHECK(munmap(sh, PG) == 0);
+	CHECK(mmap(NULL, PG, PROT_READ, MAP_PRIVATE, -1, 0) == MAP_FAILED); /* failure recorded */
+	snap("mmap-done");
+}
+
+static void s_brk(void)
+{
+	void *b0 = sbrk(0);
+	CHECK(sbrk(64 * PG) != (void *)-1);
+	CHECK(brk((char *)b0 + 16 * PG) == 0);
+	CHECK(sbrk(8 * PG) != (void *)-1);
+	int id = shmget(IPC_PRIVATE, 8 * PG, IPC_CREAT | 0600);
+	if (id >= 0) {
+		void *p = shmat(id, NULL, 0);
+		CHECK(p != (void *)-1);
+		void *q = shmat(id, NULL, SHM_RDONLY);
+		CHECK(q != (void *)-1);
+		CHECK(shmdt(p) == 0);
+		shmctl(id, IPC_RMID, NULL);
+	}
+}
+
+static void *t_maps(void *arg)
+{
+	long k = (long)arg;
+	/* each thread its own protection: pages of different threads never
+	 * merge (STATUS.md: merges racing across threads) */
+	int prot = (int)(k & 7);
+	void *keep[64];
+	for (int i = 0; i < 200; i++) {
+		void *p = anon((size_t)(1 + (i + k) % 7) * PG, prot);
+		keep[i % 64] = p;
+		if (i >= 64 && i % 2)
+			munmap(keep[(i + 1) % 64], PG);
+		void *volatile m = malloc(1000 + (size_t)i * 10);
+		free(m);
+	}
+	void *volatile big = malloc(512 << 10);
+	free(big);
+	return NULL;
+}
+
+static void s_threads(void)
+{
+	pthread_t th[8];
+	for (long i = 0; i < 8; i++)
+		CHECK(pthread_create(&th[i], NULL, t_maps, (void *)i) == 0);
+	for (int i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+	/* a second round reuses (and evicts) cached stacks */
+	for (long i = 0; i < 8; i++)
+		CHECK(pthread_create(&th[i], NULL, t_maps, (void *)i) == 0);
+	for (int i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+}
+
+static void s_malloc(void)
+{
+	void *p[32];
+	for (int i = 0; i < 32; i++) {
+		p[i] = malloc((size_t)(200 + i * 50) << 10);
+		CHECK(p[i]);
+		memset(p[i], 1, 4096);
+	}
+	for (int i = 0; i < 32; i += 2)
+		free(p[i]);
+	p[1] = realloc(p[1], 8 << 20);
+	p[3] = realloc(p[3], 100);
+	void *c = calloc(1, 1 << 20);
+	void *al;
+	CHECK(posix_memalign(&al, 1 << 16, 1 << 20) == 0);
+	void *volatile small[1000];
+	for (int i = 0; i < 1000; i++)
+		small[i] = malloc(1024);
+	for (int i = 0; i < 1000; i++)
+		free(small[i]);
+	free(c);
+	free(al);
+	malloc_trim(0);
+}
+
+static void s_rawsyscall(void)
+{
+	long p = syscall(SYS_mmap, 0, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(p != -1);
+	CHECK(syscall(SYS_mprotect, p, PG, PROT_READ) == 0);
+	CHECK(syscall(SYS_munmap, p + 4 * PG, PG) == 0);
+	long q = syscall(SYS_mremap, p + PG, 2 * PG, 16 * PG, MREMAP_MAYMOVE);
+	CHECK(q != -1);
+	CHECK(syscall(SYS_madvise, q, PG, MADV_DONTFORK) == 0);
+}
+
+static void s_dlopen(void)
+{
+	void *h = dlopen("libz.so.1", RTLD_NOW);
+	if (!h)
+		h = dlopen("libm.so.6", RTLD_NOW);
+	CHECK(h);
+	void *h2 = dlopen("libutil.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (h2)
+		dlclose(h2);
+	dlclose(h);
+}
+
+static void maps_churn(int n)
+{
+	for (int i = 0; i < n; i++) {
+		char *p = anon(3 * PG, PROT_READ | PROT_WRITE);
+		p[0] = 1;
+		mprotect(p + PG, PG, PROT_NONE);
+	}
+}
+
+static void fork_chain(int depth)
+{
+	maps_churn(10);
+	char *d = anon(2 * PG, PROT_READ | PROT_WRITE);
+	madvise(d, PG, MADV_DONTFORK);
+	if (depth == 0)
+		return;
+	pid_t p = fork();
+	CHECK(p >= 0);
+	if (p == 0) {
+		fork_chain(depth - 1);
+		if (depth % 2)
+			_exit(0);
+		exit(0);
+	}
+	int st;
+	CHECK(waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void s_fork(void)
+{
+	fork_chain(3);
+	for (int i = 0; i < 3; i++) {
+		pid_t p = fork();
+		if (p == 0) {
+			maps_churn(5);
+			_exit(0);
+		}
+		waitpid(p, NULL, 0);
+	}
+}
+
+static volatile int stop_threads, pause_threads;
+static void *t_churn(void *a)
+{
+	/* each thread its own protection: pages of different threads never merge
+	 * (STATUS.md: merges racing across threads) */
+	static const int prots[] = {PROT_READ, PROT_READ | PROT_WRITE, PROT_NONE};
+	int prot = prots[(long)a % 3];
+	while (!stop_threads) {
+		if (pause_threads) {
+			usleep(1000);
+			continue;
+		}
+		void *p = anon(PG, prot);
+		munmap(p, PG);
+	}
+	return NULL;
+}
+
+/* fork from a multithreaded parent: threads that mapped (stacks, arenas) are
+ * alive during the forks; they churn between forks, not during them (see
+ * tests/shim/STATUS.md: concurrent churn during fork). */
+static void s_forkmt(void)
+{
+	pthread_t th[3];
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, t_churn, (void *)(long)i);
+	for (int i = 0; i < 4; i++) {
+		usleep(5000);
+		pause_threads = 1;
+		usleep(5000);
+		pid_t p = fork();
+		if (p == 0) {
+			maps_churn(3);
+			_exit(0);
+		}
+		waitpid(p, NULL, 0);
+		pause_threads = 0;
+	}
+	stop_threads = 1;
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+}
+
+static void s_vfork(void)
+{
+	pid_t p = vfork();
+	if (p == 0) {
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	CHECK(waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void s_spawn(void)
+{
+	pid_t p;
+	char *argv[] = {"true", NULL};
+	CHECK(posix_spawn(&p, "/bin/true", NULL, NULL, argv, environ) == 0);
+	waitpid(p, NULL, 0);
+	char *argv2[] = {(char *)self, "mmap", NULL};
+	CHECK(posix_spawnp(&p, self, NULL, NULL, argv2, environ) == 0);
+	int st;
+	CHECK(waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void s_exec(void)
+{
+	maps_churn(5);
+	execl(self, self, "mmap", (char *)NULL);
+	CHECK(0);
+}
+
+/* SIGKILL: map, ask for a snapshot, map a marker region, print it, die. */
+static void s_sigkill(void)
+{
+	maps_churn(20);
+	snap("before-kill");
+	char *m = anon(7 * PG, PROT_READ);
+	printf("%lx-%lx\n", (unsigned long)m, (unsigned long)(m + 7 * PG));
+	fflush(stdout);
+	raise(SIGKILL);
+}
+
+/* Dump our own /proc/self/maps to fd 3 right before _exit: `vmatop maps` must print it. */
+static void s_selfmaps(void)
+{
+	s_mmap();
+	static char buf[1 << 20];
+	size_t n = 0;
+	int fd = open("/proc/self/maps", O_RDONLY);
+	ssize_t r;
+	while ((r = read(fd, buf + n, sizeof(buf) - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	ssize_t w = write(3, buf, n);
+	(void)w;
+	_exit(0);
+}
+
+static void s_loop(void)
+{
+	long n = getenv("LOOPS") ? atol(getenv("LOOPS")) : 100000;
+	for (long i = 0; i < n; i++) {
+		void *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		munmap(p, PG);
+	}
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} scen[] = {
+	{"mmap", s_mmap},     {"brk", s_brk},	      {"threads", s_threads},
+	{"malloc", s_malloc}, {"rawsyscall", s_rawsyscall}, {"dlopen", s_dlopen},
+	{"fork", s_fork},     {"forkmt", s_forkmt},   {"vfork", s_vfork},
+	{"spawn", s_spawn},   {"exec", s_exec},	      {"sigkill", s_sigkill},
+	{"selfmaps", s_selfmaps}, {"loop", s_loop},
+};
+
+int main(int argc, char **argv)
+{
+	self = argv[0];
+	if (argc < 2) {
+		fprintf(stderr, "usage: shimtest SCENARIO...\n");
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		size_t k;
+		for (k = 0; k < sizeof(scen) / sizeof(scen[0]); k++)
+			if (!strcmp(argv[i], scen[k].name)) {
+				scen[k].fn();
+				break;
+			}
+		if (k == sizeof(scen) / sizeof(scen[0])) {
+			fprintf(stderr, "shimtest: unknown scenario %s\n", argv[i]);
+			return 2;
+		}
+	}
+	return 0;
+}
