@@ -141,7 +141,7 @@ static int samples_for(size_t n)
 
 struct dup_row {
 	size_t n;
-	double dup_ns, rebuild_ns;	    /* whole tree */
+	double dup_ns, rebuild_ns;	     /* whole tree */
 	double dup_replace_ns, dup_store_ns; /* fork: dup + replace every entry */
 	size_t bytes, nodes, copy_bytes;
 	unsigned height;
@@ -252,7 +252,10 @@ static int vma_cmp(const void *a, const void *b)
 	return 0; /* overlapping ranges (a key inside a VMA) are equal */
 }
 
-static void tnoop(void *p) { (void)p; }
+static void tnoop(void *p)
+{
+	(void)p;
+}
 
 /* ------------------------------------------------------------- lookup */
 
@@ -299,8 +302,8 @@ static void bench_lookup(size_t n, struct lookup_res *res)
 		const void *a = mt_load(&t, keys[i]), *b = f ? *f : NULL,
 			   *c = array_find(v, n, keys[i]);
 		if (!a || a != b || a != c) {
-			fprintf(stderr, "mtree-bench: lookups disagree at %#lx: %p %p %p\n", keys[i],
-				a, b, c);
+			fprintf(stderr, "mtree-bench: lookups disagree at %#lx: %p %p %p\n",
+				keys[i], a, b, c);
 			exit(1);
 		}
 	}
@@ -437,9 +440,9 @@ static bool pass(const struct target *t)
 
 /* ------------------------------------------------------------- output */
 
-static const size_t dup_sizes[] = {21,   121,  221,   421,   821,   1621,
+static const size_t dup_sizes[] = {21,	 121,  221,   421,   821,   1621,
 				   3221, 6421, 12821, 25621, 51221, 1000000};
-#define NDUP (sizeof(dup_sizes) / sizeof(dup_sizes[0]))
+#define NDUP	 (sizeof(dup_sizes) / sizeof(dup_sizes[0]))
 #define LOOKUP_N 51221
 
 static void pin_cpu(void)
@@ -477,11 +480,12 @@ int main(int argc, char **argv)
 	struct dup_row rows[NDUP];
 	size_t nrows = 0;
 	if (human)
-		fprintf(out, "maple tree: dup vs rebuild (MT_FLAG_ALLOC_RANGE, VMA-like ranges, "
-			     "median ns)\n"
-			     "%9s %6s %4s %12s %12s %7s %9s %9s %12s %12s %7s\n",
-			"n", "nodes", "h", "dup_ns", "rebuild_ns", "ratio", "dup/entry",
-			"B/entry", "dup+replace", "dup+store", "ratio");
+		fprintf(out,
+			"maple tree: dup vs rebuild (MT_FLAG_ALLOC_RANGE, VMA-like ranges, "
+			"median ns)\n"
+			"%9s %6s %4s %12s %12s %7s %9s %9s %12s %12s %7s\n",
+			"n", "nodes", "h", "dup_ns", "rebuild_ns", "ratio", "dup/entry", "B/entry",
+			"dup+replace", "dup+store", "ratio");
 	for (size_t i = 0; i < NDUP; i++) {
 		if (quick && dup_sizes[i] > 100000)
 			continue;
@@ -535,28 +539,28 @@ int main(int argc, char **argv)
 			r1m = &rows[i];
 	}
 	struct target tg[] = {
-		{"dup_vs_rebuild_51221", "rebuild_ns / dup_ns at n=51221 >= 5",
-		 r51 ? r51->rebuild_ns / r51->dup_ns : 0, 5, true, r51 != NULL},
-		{"dup_scaling_1m_vs_12821", "dup ns/entry at 1e6 / at 12821 <= 2",
-		 r1m && r12 ? (r1m->dup_ns / r1m->n) / (r12->dup_ns / r12->n) : 0, 2, false,
-		 r1m && r12},
-		{"lookup_vs_rbtree", "rbtree_ns / mtree_ns >= 1.5", lk.rbtree_ns / lk.mtree_ns, 1.5,
-		 true, true},
-		{"lookup_vs_array", "mtree_ns / array_ns <= 1.5", lk.mtree_ns / lk.array_ns, 1.5,
-		 false, true},
-		{"store_vs_rbtree", "mtree_store_ns / rbtree_store_ns <= 2",
-		 md.mtree_store_ns / md.rbtree_store_ns, 2, false, true},
-		{"erase_vs_rbtree", "mtree_erase_ns / rbtree_erase_ns <= 2",
-		 md.mtree_erase_ns / md.rbtree_erase_ns, 2, false, true},
-		{"bytes_per_entry", "mt_bytes / mt_count at 51221 <= 48", bpe, 48, false, true},
+	    {"dup_vs_rebuild_51221", "rebuild_ns / dup_ns at n=51221 >= 5",
+	     r51 ? r51->rebuild_ns / r51->dup_ns : 0, 5, true, r51 != NULL},
+	    {"dup_scaling_1m_vs_12821", "dup ns/entry at 1e6 / at 12821 <= 2",
+	     r1m && r12 ? (r1m->dup_ns / r1m->n) / (r12->dup_ns / r12->n) : 0, 2, false,
+	     r1m && r12},
+	    {"lookup_vs_rbtree", "rbtree_ns / mtree_ns >= 1.5", lk.rbtree_ns / lk.mtree_ns, 1.5,
+	     true, true},
+	    {"lookup_vs_array", "mtree_ns / array_ns <= 1.5", lk.mtree_ns / lk.array_ns, 1.5, false,
+	     true},
+	    {"store_vs_rbtree", "mtree_store_ns / rbtree_store_ns <= 2",
+	     md.mtree_store_ns / md.rbtree_store_ns, 2, false, true},
+	    {"erase_vs_rbtree", "mtree_erase_ns / rbtree_erase_ns <= 2",
+	     md.mtree_erase_ns / md.rbtree_erase_ns, 2, false, true},
+	    {"bytes_per_entry", "mt_bytes / mt_count at 51221 <= 48", bpe, 48, false, true},
 	};
 	size_t ntg = sizeof(tg) / sizeof(tg[0]);
 	if (human) {
 		fprintf(out, "\ntargets (ratios inside this run):\n");
 		for (size_t i = 0; i < ntg; i++) {
 			if (!tg[i].valid)
-				fprintf(out, "  %-26s %8s   %-40s SKIP (not measured)\n", tg[i].name,
-					"-", tg[i].rule);
+				fprintf(out, "  %-26s %8s   %-40s SKIP (not measured)\n",
+					tg[i].name, "-", tg[i].rule);
 			else
 				fprintf(out, "  %-26s %8.2f   %-40s %s\n", tg[i].name, tg[i].value,
 					tg[i].rule, pass(&tg[i]) ? "PASS" : "MISS");
@@ -572,20 +576,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (jf) {
-		fprintf(jf, "{\"bench\": \"mtree\", \"quick\": %s,\n \"dup\": [", quick ? "true" : "false");
+		fprintf(jf, "{\"bench\": \"mtree\", \"quick\": %s,\n \"dup\": [",
+			quick ? "true" : "false");
 		for (size_t i = 0; i < nrows; i++)
-			fprintf(jf,
-				"%s\n  {\"n\": %zu, \"dup_ns\": %.0f, \"rebuild_ns\": %.0f, \"nodes\": "
-				"%zu, \"height\": %u, \"bytes\": %zu}",
-				i ? "," : "", rows[i].n, rows[i].dup_ns, rows[i].rebuild_ns,
-				rows[i].nodes, rows[i].height, rows[i].bytes);
+			fprintf(
+			    jf,
+			    "%s\n  {\"n\": %zu, \"dup_ns\": %.0f, \"rebuild_ns\": %.0f, \"nodes\": "
+			    "%zu, \"height\": %u, \"bytes\": %zu}",
+			    i ? "," : "", rows[i].n, rows[i].dup_ns, rows[i].rebuild_ns,
+			    rows[i].nodes, rows[i].height, rows[i].bytes);
 		fprintf(jf, "],\n \"fork_replace\": [");
 		for (size_t i = 0; i < nrows; i++)
-			fprintf(jf,
-				"%s\n  {\"n\": %zu, \"dup_replace_ns\": %.0f, \"dup_store_ns\": %.0f, "
-				"\"src_bytes\": %zu, \"copy_bytes\": %zu}",
-				i ? "," : "", rows[i].n, rows[i].dup_replace_ns, rows[i].dup_store_ns,
-				rows[i].bytes, rows[i].copy_bytes);
+			fprintf(
+			    jf,
+			    "%s\n  {\"n\": %zu, \"dup_replace_ns\": %.0f, \"dup_store_ns\": %.0f, "
+			    "\"src_bytes\": %zu, \"copy_bytes\": %zu}",
+			    i ? "," : "", rows[i].n, rows[i].dup_replace_ns, rows[i].dup_store_ns,
+			    rows[i].bytes, rows[i].copy_bytes);
 		fprintf(jf,
 			"],\n \"lookup\": {\"n\": %d, \"mtree_ns\": %.2f, \"rbtree_ns\": %.2f, "
 			"\"array_ns\": %.2f},\n",
@@ -601,7 +608,9 @@ int main(int argc, char **argv)
 				"%s\n  {\"name\": \"%s\", \"rule\": \"%s\", \"value\": %.3f, "
 				"\"pass\": %s}",
 				i ? "," : "", tg[i].name, tg[i].rule, tg[i].valid ? tg[i].value : 0,
-				!tg[i].valid ? "null" : pass(&tg[i]) ? "true" : "false");
+				!tg[i].valid   ? "null"
+				: pass(&tg[i]) ? "true"
+					       : "false");
 		fprintf(jf, "]");
 		/* further sections go here as more keys, e.g. ",\n \"rcu\": {...}"
 		 * from bench/rcu_bench.c (rcu_bench_run(), see rcu_bench.h) */

@@ -2,9 +2,11 @@
 # under prove (TAP); tests/*.t shell scripts are run too.
 
 # ---- tree tests (tests/tree/) -------------------------------------------
-# build/tests/tree-{diff,dup,edge}.t link libmtree.a; tree-diff-asan.t and
-# tree-dup-asan.t rebuild the tree sources with ASan+UBSan; tests/tree-valgrind.t
-# runs tree-dup.t under valgrind.
+# build/tests/tree-{diff,dup,edge}.t link libmtree.a (the pattern rule builds
+# any tests/tree/NAME.c into build/tests/tree-NAME.t with the shared helpers
+# tests/tree/common.c); tree-diff-asan.t and tree-dup-asan.t rebuild the tree
+# sources with ASan+UBSan (and MT_ALLOC_MALLOC); tests/tree-valgrind.t runs
+# tree-dup.t and tree-edge.t under valgrind. `make tree-tests` runs just these.
 TREE_T_COMMON := $(BUILD)/tests/tree/common.o
 TREE_T_NAMES  := diff dup edge
 TREE_T_PROGS  := $(TREE_T_NAMES:%=$(BUILD)/tests/tree-%.t)
@@ -77,8 +79,14 @@ $(BUILD)/tests/bpf/wl_%: tests/bpf/wl_%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lpthread
 
+# vmatop's BPF mode through the real commands (a TAP shell script)
+$(BUILD)/tests/bpf-cli.t: tests/bpf/cli.sh | $(BPFT_WL)
+	@mkdir -p $(dir $@)
+	cp $< $@ && chmod +x $@
+BPFT_PROGS += $(BUILD)/tests/bpf-cli.t
+
 .PHONY: bpf-tests
-bpf-tests: $(BPFT_PROGS) $(BPFT_WL)
+bpf-tests: $(BPFT_PROGS) $(BPFT_WL) $(VMATOP)
 	@TESTS_ONLY="$(BPFT_PROGS)" bash tests/run-tests.sh $(BUILD)
 
 TESTS += $(BPFT_PROGS) $(BPFT_WL)

@@ -8,6 +8,7 @@ build=${VMATOP_BUILD:-build}
 progs=(tree-dup.t tree-edge.t)
 echo "1..${#progs[@]}"
 n=0
+failed=0
 for p in "${progs[@]}"; do
 	n=$((n + 1))
 	bin="$build/tests/$p"
@@ -17,6 +18,7 @@ for p in "${progs[@]}"; do
 	fi
 	if [[ ! -x "$bin" ]]; then
 		echo "not ok $n - $p under valgrind: $bin not built (make $bin)"
+		failed=1
 		continue
 	fi
 	log=$(mktemp)
@@ -33,8 +35,10 @@ for p in "${progs[@]}"; do
 		[[ $rc -eq 99 ]] && why="valgrind found memory errors or leaks"
 		[[ $fails -gt 0 ]] && why="$why, $fails failing test points"
 		echo "not ok $n - $p under valgrind: $why"
+		failed=1
 		# the valgrind report and the failing points, as TAP comments
 		grep -E '^==[0-9]+==|^not ok' "$log" | head -60 | sed 's/^/# /'
 	fi
 	rm -f "$log"
 done
+exit $failed

@@ -98,8 +98,8 @@ bool model_overlaps(const struct model *m, unsigned long first, unsigned long la
 
 void model_store(struct model *m, unsigned long first, unsigned long last, void *entry)
 {
-	size_t i = model_lb_last(m, first);  /* first range that may overlap */
-	size_t j = model_ub_first(m, last);  /* first range after [first, last] */
+	size_t i = model_lb_last(m, first); /* first range that may overlap */
+	size_t j = model_ub_first(m, last); /* first range after [first, last] */
 	struct mrange add[3];
 	size_t na = 0;
 
@@ -280,9 +280,8 @@ static bool set_del(struct count_alloc *ca, void *p)
 static bool ca_refuse(struct count_alloc *ca)
 {
 	unsigned long long k = ca->attempts++;
-	bool refuse = ca->fail_at >= 0 &&
-		      (ca->fail_once ? k == (unsigned long long)ca->fail_at
-				     : k >= (unsigned long long)ca->fail_at);
+	bool refuse = ca->fail_at >= 0 && (ca->fail_once ? k == (unsigned long long)ca->fail_at
+							 : k >= (unsigned long long)ca->fail_at);
 	if (refuse)
 		ca->failed++;
 	return refuse;
@@ -403,8 +402,8 @@ int shape_cmp(const struct shape *a, const struct shape *b, char *msg, size_t le
 			return fail(msg, len,
 				    "node %zu differs: depth %u/%u leaf %d/%d slots %u/%u "
 				    "range [%#lx,%#lx]/[%#lx,%#lx]",
-				    i, x->depth, y->depth, x->leaf, y->leaf, x->slots, y->slots, x->min,
-				    x->max, y->min, y->max);
+				    i, x->depth, y->depth, x->leaf, y->leaf, x->slots, y->slots,
+				    x->min, x->max, y->min, y->max);
 	}
 	if (a->n != b->n)
 		return fail(msg, len, "node count differs: %zu vs %zu", a->n, b->n);
@@ -426,8 +425,8 @@ int check_entries(const struct mtree *mt, const struct model *m, char *msg, size
 	mt_for_each((struct mtree *)mt, &c, e, 0, ULONG_MAX)
 	{
 		if (i >= m->n)
-			return fail(msg, len, "walk: extra entry %p [%#lx,%#lx] after %zu entries", e,
-				    c.cur.first, c.cur.last, m->n);
+			return fail(msg, len, "walk: extra entry %p [%#lx,%#lx] after %zu entries",
+				    e, c.cur.first, c.cur.last, m->n);
 		const struct mrange *r = &m->r[i];
 		if (e != r->entry || c.cur.entry != r->entry || c.cur.first != r->first ||
 		    c.cur.last != r->last)
@@ -469,8 +468,8 @@ static int sc_close(struct sc_ctx *x, unsigned d)
 			continue;
 		l->open = false;
 		if (l->slots == 0 && k + 1 < x->mt->height)
-			return fail(x->msg, x->len, "internal node [%#lx,%#lx] has no slots", l->min,
-				    l->max);
+			return fail(x->msg, x->len, "internal node [%#lx,%#lx] has no slots",
+				    l->min, l->max);
 		if (k + 1 < x->mt->height) {
 			if (l->seen != l->slots)
 				return fail(x->msg, x->len,
@@ -518,8 +517,8 @@ static int sc_visit(const struct mt_node_info *in, void *ctx)
 			return x->err = fail(x->msg, x->len, "root covers [%#lx,%#lx]", in->min,
 					     in->max);
 		if (!in->leaf && in->slots < 2)
-			return x->err = fail(x->msg, x->len, "internal root has %u child",
-					     in->slots);
+			return x->err =
+				   fail(x->msg, x->len, "internal root has %u child", in->slots);
 	} else {
 		struct sc_level *p = &x->lv[in->depth - 1];
 		if (!p->open)
@@ -532,8 +531,8 @@ static int sc_visit(const struct mt_node_info *in, void *ctx)
 					     in->min, in->max, in->depth, p->next_min);
 		if (in->max > p->max)
 			return x->err = fail(x->msg, x->len,
-					     "child [%#lx,%#lx] exceeds parent [%#lx,%#lx]", in->min,
-					     in->max, p->min, p->max);
+					     "child [%#lx,%#lx] exceeds parent [%#lx,%#lx]",
+					     in->min, in->max, p->min, p->max);
 		p->seen++;
 		if (in->max == ULONG_MAX)
 			p->ended = true;
@@ -541,10 +540,11 @@ static int sc_visit(const struct mt_node_info *in, void *ctx)
 			p->next_min = in->max + 1;
 		/* half-full rule; the right-most node of a level is exempt */
 		if (in->max != ULONG_MAX && in->slots < cap / 2)
-			return x->err = fail(x->msg, x->len,
-					     "node [%#lx,%#lx] depth %u has %u slots, under half of "
-					     "%u",
-					     in->min, in->max, in->depth, in->slots, cap);
+			return x->err =
+				   fail(x->msg, x->len,
+					"node [%#lx,%#lx] depth %u has %u slots, under half of "
+					"%u",
+					in->min, in->max, in->depth, in->slots, cap);
 	}
 	struct sc_level *l = &x->lv[in->depth];
 	*l = (struct sc_level){in->min, in->max, in->min, in->slots, 0, true, false};
@@ -600,8 +600,8 @@ int check_structure(const struct mtree *mt, const struct model *m, char *msg, si
 		rc = fail(msg, len, "deepest node at depth %u but height is %u", x->maxdepth,
 			  mt->height);
 	else if (x->nodes != mt->nodes)
-		rc = fail(msg, len, "walk visited %zu nodes, mt->nodes is %zu", x->nodes,
-			  mt->nodes);
+		rc =
+		    fail(msg, len, "walk visited %zu nodes, mt->nodes is %zu", x->nodes, mt->nodes);
 	else if (mt_bytes(mt) != mt->nodes * MT_NODE_SIZE)
 		rc = fail(msg, len, "mt_bytes %zu != %zu nodes * %d", mt_bytes(mt), mt->nodes,
 			  MT_NODE_SIZE);

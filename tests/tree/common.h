@@ -30,13 +30,13 @@
 #include "mtree.h"
 
 /* Documented node geometry (mtree.h header comment). */
-#define T_LEAF_SLOTS 15
-#define T_RANGE_SLOTS 15
+#define T_LEAF_SLOTS   15
+#define T_RANGE_SLOTS  15
 #define T_ARANGE_SLOTS 10
 
-#define ENT(id) ((void *)((uintptr_t)(id) << 1))
+#define ENT(id)	  ((void *)((uintptr_t)(id) << 1))
 #define ENT_ID(e) ((uintptr_t)(e) >> 1)
-#define PAGE 4096UL
+#define PAGE	  4096UL
 
 /* ---- PRNG ---- */
 struct rng {
@@ -89,8 +89,10 @@ const struct mrange *model_find(const struct model *m, unsigned long index);
 /* store entry (NULL: erase) over [first, last], first <= last */
 void model_store(struct model *m, unsigned long first, unsigned long last, void *entry);
 bool model_overlaps(const struct model *m, unsigned long first, unsigned long last);
-bool model_next(const struct model *m, unsigned long index, unsigned long max, struct mt_range *out);
-bool model_prev(const struct model *m, unsigned long index, unsigned long min, struct mt_range *out);
+bool model_next(const struct model *m, unsigned long index, unsigned long max,
+		struct mt_range *out);
+bool model_prev(const struct model *m, unsigned long index, unsigned long min,
+		struct mt_range *out);
 int model_gap_lowest(const struct model *m, unsigned long min, unsigned long max,
 		     unsigned long size, unsigned long *start);
 int model_gap_highest(const struct model *m, unsigned long min, unsigned long max,
@@ -103,8 +105,8 @@ struct count_alloc {
 	struct mt_allocator a; /* first: &ca->a is what the tree gets */
 	/* thread-safe: RCU mode frees nodes from liburcu's call_rcu thread */
 	pthread_mutex_t lock;
-	long long fail_at;     /* node allocation number failures start at; -1 never */
-	bool fail_once;	       /* fail only allocation number fail_at */
+	long long fail_at;	     /* node allocation number failures start at; -1 never */
+	bool fail_once;		     /* fail only allocation number fail_at */
 	unsigned long long attempts; /* node allocations asked for since arming */
 	unsigned long long failed;   /* of which refused */
 	size_t live;		     /* nodes handed out and not freed */

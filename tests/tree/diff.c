@@ -24,7 +24,8 @@
  * at fork). Concurrent readers are tests/tree/rcu.c's business.
  *
  * Environment: MTREE_TEST_SEED=N runs other seeds (fuzzing; the failing
- * seed is printed), MTREE_TEST_SCALE=0.1 runs a tenth of the ops; the
+ * seed is printed), MTREE_TEST_VERBOSE=1 prints coverage counters per
+ * configuration, MTREE_TEST_SCALE=0.1 runs a tenth of the ops; the
  * ASan build is compiled with TREE_TEST_QUICK (0.4 of the ops, trees of at
  * most 20000 entries).
  */
@@ -72,9 +73,9 @@ enum op {
 	OP_WALK_BACK,
 	OP_COUNT
 };
-static const char *op_name[] = {"store",  "store-null", "insert",  "erase",	"load",
-				"load_range", "next",	    "prev",    "gap_lowest", "gap_highest",
-				"replace", "walk",	 "walk_back"};
+static const char *op_name[] = {"store",      "store-null", "insert",	"erase",      "load",
+				"load_range", "next",	    "prev",	"gap_lowest", "gap_highest",
+				"replace",    "walk",	    "walk_back"};
 
 struct oplog {
 	enum op op;
@@ -362,8 +363,8 @@ static void do_nextprev(struct run *r, bool next)
 	struct mt_range want = {0, 0, NULL}, got = {0, 0, NULL};
 	bool w = next ? model_next(&r->m, idx, lim, &want) : model_prev(&r->m, idx, lim, &want);
 	bool f = next ? mt_next(T(r), idx, lim, &got) : mt_prev(T(r), idx, lim, &got);
-	if (w != f || (w && (want.first != got.first || want.last != got.last ||
-			     want.entry != got.entry))) {
+	if (w != f ||
+	    (w && (want.first != got.first || want.last != got.last || want.entry != got.entry))) {
 		char b1[128], b2[128];
 		failf(r, "%s(%#lx, %#lx) = %s, want %s", next ? "mt_next" : "mt_prev", idx, lim,
 		      rstr(b1, sizeof(b1), f, &got), rstr(b2, sizeof(b2), w, &want));
@@ -498,8 +499,8 @@ static void do_walk(struct run *r)
 		bool w = c.cur.first > 0 && model_prev(&r->m, c.cur.first - 1, min, &want);
 		unsigned long cf = c.cur.first;
 		void *e = mtc_prev(&c, min);
-		if (w != (e != NULL) ||
-		    (w && (e != want.entry || c.cur.first != want.first || c.cur.last != want.last)))
+		if (w != (e != NULL) || (w && (e != want.entry || c.cur.first != want.first ||
+					       c.cur.last != want.last)))
 			return failf(r, "mtc_prev(min %#lx) after entry at %#lx = %p, want %p", min,
 				     cf, e, w ? want.entry : NULL);
 		/* and forwards again: the entry after the one mtc_prev returned */
@@ -507,9 +508,11 @@ static void do_walk(struct run *r)
 			struct mt_range want2;
 			bool w2 = model_next(&r->m, want.last + 1, ULONG_MAX, &want2);
 			e = mtc_next(&c, ULONG_MAX);
-			if (w2 != (e != NULL) || (w2 && (e != want2.entry || c.cur.first != want2.first)))
-				return failf(r, "mtc_next after mtc_prev returned [%#lx,%#lx] = %p, "
-						"want %p",
+			if (w2 != (e != NULL) ||
+			    (w2 && (e != want2.entry || c.cur.first != want2.first)))
+				return failf(r,
+					     "mtc_next after mtc_prev returned [%#lx,%#lx] = %p, "
+					     "want %p",
 					     want.first, want.last, e, w2 ? want2.entry : NULL);
 		}
 	}
@@ -565,10 +568,10 @@ static void one_op(struct run *r)
 	size_t n = r->m.n, t = r->cfg->target;
 	/* weights: grow towards the target, shrink above it */
 	unsigned w[OP_COUNT] = {
-		[OP_STORE] = 30,     [OP_STORE_NULL] = 4, [OP_INSERT] = 8, [OP_ERASE] = 10,
-		[OP_LOAD] = 10,	     [OP_LOAD_RANGE] = 6, [OP_NEXT] = 6,   [OP_PREV] = 6,
-		[OP_GAP_LOW] = 3,    [OP_GAP_HIGH] = 3,	  [OP_REPLACE] = 5, [OP_WALK] = 2,
-		[OP_WALK_BACK] = 1,
+	    [OP_STORE] = 30,	[OP_STORE_NULL] = 4, [OP_INSERT] = 8,  [OP_ERASE] = 10,
+	    [OP_LOAD] = 10,	[OP_LOAD_RANGE] = 6, [OP_NEXT] = 6,    [OP_PREV] = 6,
+	    [OP_GAP_LOW] = 3,	[OP_GAP_HIGH] = 3,   [OP_REPLACE] = 5, [OP_WALK] = 2,
+	    [OP_WALK_BACK] = 1,
 	};
 	if (n < t) {
 		w[OP_ERASE] = 3;
@@ -743,8 +746,9 @@ static void dup_round(struct run *r, size_t batch, bool mutate_copy)
 			struct shape c = {0};
 			shape_take(&r->trees[frozen], &c);
 			if (shape_cmp(&a, &c, m, sizeof(m)))
-				failf(r, "the %s's node shape changed when the other side was "
-					 "written: %s",
+				failf(r,
+				      "the %s's node shape changed when the other side was "
+				      "written: %s",
 				      mutate_copy ? "dup source" : "dup copy", m);
 			shape_free(&c);
 		}
@@ -867,15 +871,21 @@ static size_t run_cfg(const struct cfg *cfg0, double scale)
 	check_live(r, "after the final mt_destroy");
 
 	size_t done = r->ops_done;
-	diag("  %.2fs; up to %zu entries, height %u; %zu dups; stores %zu null %zu, inserts %zu "
-	     "(%zu -EEXIST), erases %zu, replaces %zu (%zu -ENOENT), gaps %zu found %zu busy, "
-	     "walks %zu+%zu (%zu written under)",
-	     now() - t0, r->max_n, r->max_height, r->dups, r->kind[OP_STORE], r->kind[OP_STORE_NULL],
-	     r->kind[OP_INSERT], r->eexist, r->kind[OP_ERASE], r->kind[OP_REPLACE], r->enoent,
-	     r->gap_found, r->gap_busy, r->kind[OP_WALK], r->kind[OP_WALK_BACK], r->rewalks);
+	if (getenv("MTREE_TEST_VERBOSE") || r->failed)
+		diag("  %.2fs; up to %zu entries, height %u; %zu dups; stores %zu null %zu, "
+		     "inserts %zu "
+		     "(%zu -EEXIST), erases %zu, replaces %zu (%zu -ENOENT), gaps %zu found %zu "
+		     "busy, "
+		     "walks %zu+%zu (%zu written under)",
+		     now() - t0, r->max_n, r->max_height, r->dups, r->kind[OP_STORE],
+		     r->kind[OP_STORE_NULL], r->kind[OP_INSERT], r->eexist, r->kind[OP_ERASE],
+		     r->kind[OP_REPLACE], r->enoent, r->gap_found, r->gap_busy, r->kind[OP_WALK],
+		     r->kind[OP_WALK_BACK], r->rewalks);
 	ok(!r->failed, "seed %#llx %s target %zu %s%s: %zu ops match the model",
 	   (unsigned long long)cfg->seed, shape_name[cfg->shape], cfg->target,
-	   cfg->flags & MT_FLAG_ALLOC_RANGE ? (cfg->flags & MT_FLAG_RCU ? "ALLOC_RANGE|RCU" : "ALLOC_RANGE") : (cfg->flags & MT_FLAG_RCU ? "RCU" : "plain"),
+	   cfg->flags & MT_FLAG_ALLOC_RANGE
+	       ? (cfg->flags & MT_FLAG_RCU ? "ALLOC_RANGE|RCU" : "ALLOC_RANGE")
+	       : (cfg->flags & MT_FLAG_RCU ? "RCU" : "plain"),
 	   cfg->counting ? " counting-alloc" : "", done);
 	model_free(&r->m);
 	count_alloc_fini(&r->ca);
@@ -891,29 +901,29 @@ int main(void)
 	if (scale <= 0)
 		scale = DEFAULT_SCALE;
 	static const struct cfg cfgs[] = {
-		/* tiny key space: heavy overwriting */
-		{0x7101, SH_TINY, 0, 8, 300000, true},
-		{0x7102, SH_TINY, MT_FLAG_ALLOC_RANGE, 8, 300000, false},
-		{0x7103, SH_TINY, MT_FLAG_ALLOC_RANGE, 30, 200000, true},
-		{0x7104, SH_TINY, 0, 0, 60000, false},
-		/* VMA-like, growing from empty and at several sizes */
-		{0x7201, SH_VMA, MT_FLAG_ALLOC_RANGE, 0, 60000, true},
-		{0x7202, SH_VMA, MT_FLAG_ALLOC_RANGE, 100, 200000, false},
-		{0x7203, SH_VMA, 0, 100, 150000, true},
-		{0x7204, SH_VMA, MT_FLAG_ALLOC_RANGE, 1000, 250000, true},
-		{0x7205, SH_VMA, 0, 1000, 150000, false},
-		{0x7206, SH_VMA, MT_FLAG_ALLOC_RANGE, 10000, 250000, false},
-		{0x7207, SH_VMA, 0, 10000, 150000, true},
-		{0x7208, SH_VMA, MT_FLAG_ALLOC_RANGE, 100000, 200000, true},
-		{0x7209, SH_VMA, 0, 100000, 100000, false},
-		/* dense adjacent ranges */
-		{0x7301, SH_DENSE, MT_FLAG_ALLOC_RANGE, 300, 150000, true},
-		{0x7302, SH_DENSE, 0, 300, 150000, false},
-		{0x7303, SH_DENSE, MT_FLAG_ALLOC_RANGE, 5000, 150000, false},
-		{0x7304, SH_DENSE, 0, 20000, 100000, true},
-		/* RCU mode: every write copies instead of writing in place */
-		{0x7401, SH_VMA, MT_FLAG_ALLOC_RANGE | MT_FLAG_RCU, 1000, 80000, true},
-		{0x7402, SH_TINY, MT_FLAG_RCU, 8, 100000, false},
+	    /* tiny key space: heavy overwriting */
+	    {0x7101, SH_TINY, 0, 8, 300000, true},
+	    {0x7102, SH_TINY, MT_FLAG_ALLOC_RANGE, 8, 300000, false},
+	    {0x7103, SH_TINY, MT_FLAG_ALLOC_RANGE, 30, 200000, true},
+	    {0x7104, SH_TINY, 0, 0, 60000, false},
+	    /* VMA-like, growing from empty and at several sizes */
+	    {0x7201, SH_VMA, MT_FLAG_ALLOC_RANGE, 0, 60000, true},
+	    {0x7202, SH_VMA, MT_FLAG_ALLOC_RANGE, 100, 200000, false},
+	    {0x7203, SH_VMA, 0, 100, 150000, true},
+	    {0x7204, SH_VMA, MT_FLAG_ALLOC_RANGE, 1000, 250000, true},
+	    {0x7205, SH_VMA, 0, 1000, 150000, false},
+	    {0x7206, SH_VMA, MT_FLAG_ALLOC_RANGE, 10000, 250000, false},
+	    {0x7207, SH_VMA, 0, 10000, 150000, true},
+	    {0x7208, SH_VMA, MT_FLAG_ALLOC_RANGE, 100000, 200000, true},
+	    {0x7209, SH_VMA, 0, 100000, 100000, false},
+	    /* dense adjacent ranges */
+	    {0x7301, SH_DENSE, MT_FLAG_ALLOC_RANGE, 300, 150000, true},
+	    {0x7302, SH_DENSE, 0, 300, 150000, false},
+	    {0x7303, SH_DENSE, MT_FLAG_ALLOC_RANGE, 5000, 150000, false},
+	    {0x7304, SH_DENSE, 0, 20000, 100000, true},
+	    /* RCU mode: every write copies instead of writing in place */
+	    {0x7401, SH_VMA, MT_FLAG_ALLOC_RANGE | MT_FLAG_RCU, 1000, 80000, true},
+	    {0x7402, SH_TINY, MT_FLAG_RCU, 8, 100000, false},
 	};
 	size_t ncfg = sizeof(cfgs) / sizeof(cfgs[0]);
 	plan(ncfg + 1);

@@ -74,14 +74,14 @@ static void test_dup_empty(unsigned flags)
 	memset(&dst, 0xcc, sizeof(dst)); /* "must not be initialised" */
 	int rc = mt_dup(&src, &dst, NULL);
 	ok(rc == 0 && mt_empty(&dst) && mt_count(&dst) == 0 && mt_height(&dst) == 0 &&
-		   dst.flags == flags && mt_validate(&dst, msg, sizeof(msg)) == 0,
+	       dst.flags == flags && mt_validate(&dst, msg, sizeof(msg)) == 0,
 	   "%s: dup of an empty tree is an empty tree with the same flags (rc %d, flags %#x)",
 	   fname(flags), rc, dst.flags);
 	/* both stay usable and independent */
 	int r1 = mt_store(&dst, 10, 20, ENT(1));
 	int r2 = mt_store(&src, 30, 40, ENT(2));
 	ok(r1 == 0 && r2 == 0 && mt_load(&dst, 15) == ENT(1) && mt_load(&dst, 35) == NULL &&
-		   mt_load(&src, 35) == ENT(2) && mt_load(&src, 15) == NULL,
+	       mt_load(&src, 35) == ENT(2) && mt_load(&src, 15) == NULL,
 	   "%s: an empty tree and its dup are independent", fname(flags));
 	mt_destroy(&src);
 	mt_destroy(&dst);
@@ -125,7 +125,8 @@ static void test_dup_independent(unsigned flags, size_t n, bool dense, unsigned 
 			 held(&dst));
 		good = false;
 	}
-	if (!ok(good, "%s %s n=%zu height %u: dup equals the source entry by entry and node by node",
+	if (!ok(good,
+		"%s %s n=%zu height %u: dup equals the source entry by entry and node by node",
 		fname(flags), what, n, mt_height(&src)))
 		diag("%s", msg);
 
@@ -143,7 +144,8 @@ static void test_dup_independent(unsigned flags, size_t n, bool dense, unsigned 
 				good = false;
 			model_store(&md, x.first, x.last, NULL);
 		} else {
-			unsigned long f = rng_below(&g, 1ul << 24), l = f + rng_below(&g, 1ul << 14);
+			unsigned long f = rng_below(&g, 1ul << 24),
+				      l = f + rng_below(&g, 1ul << 14);
 			void *e = ENT(id++);
 			if (mt_store(&dst, f, l, e))
 				good = false;
@@ -181,7 +183,8 @@ static void test_dup_independent(unsigned flags, size_t n, bool dense, unsigned 
 				good = false;
 			model_store(&m, x.first, x.last, NULL);
 		} else {
-			unsigned long f = rng_below(&g, 1ul << 24), l = f + rng_below(&g, 1ul << 12);
+			unsigned long f = rng_below(&g, 1ul << 24),
+				      l = f + rng_below(&g, 1ul << 12);
 			void *e = ENT(id++);
 			if (mt_store(&src, f, l, e))
 				good = false;
@@ -246,8 +249,9 @@ static void test_dup_failures(unsigned flags, size_t n, bool dense, enum dup_mod
 
 	bool good = src_live == held(&src);
 	if (!good)
-		snprintf(msg, sizeof(msg), "source allocator holds %zu nodes, tree %zu + reserve %u",
-			 src_live, src.nodes, src.nr_reserve);
+		snprintf(msg, sizeof(msg),
+			 "source allocator holds %zu nodes, tree %zu + reserve %u", src_live,
+			 src.nodes, src.nr_reserve);
 	long long k;
 	int rc = -1;
 	unsigned failures = 0;
@@ -267,20 +271,22 @@ static void test_dup_failures(unsigned flags, size_t n, bool dense, enum dup_mod
 			good = false;
 		} else if (!mt_empty(&dst) || mt_count(&dst) || dst.nodes || mt_height(&dst)) {
 			snprintf(msg, sizeof(msg),
-				 "k=%lld: failed dup left dst non-empty (%zu entries, %zu nodes)", k,
-				 mt_count(&dst), dst.nodes);
+				 "k=%lld: failed dup left dst non-empty (%zu entries, %zu nodes)",
+				 k, mt_count(&dst), dst.nodes);
 			good = false;
 		} else if (mt_validate(&dst, msg, sizeof(msg))) {
 			good = false;
 		} else if (check_tree(&src, &m, msg, sizeof(msg))) {
 			good = false;
-		} else if ((shape_take(&src, &after), shape_cmp(&before, &after, msg, sizeof(msg)))) {
+		} else if ((shape_take(&src, &after),
+			    shape_cmp(&before, &after, msg, sizeof(msg)))) {
 			good = false;
 		} else if (ca.live != src_live || cb.live != 0) {
-			snprintf(msg, sizeof(msg),
-				 "k=%lld: after a failed dup the allocators hold %zu (src, want %zu) "
-				 "and %zu (dst, want 0) nodes",
-				 k, ca.live, src_live, cb.live);
+			snprintf(
+			    msg, sizeof(msg),
+			    "k=%lld: after a failed dup the allocators hold %zu (src, want %zu) "
+			    "and %zu (dst, want 0) nodes",
+			    k, ca.live, src_live, cb.live);
 			good = false;
 		} else if (ca.bad_frees || cb.bad_frees) {
 			snprintf(msg, sizeof(msg), "k=%lld: frees of unknown pointers", k);
@@ -289,8 +295,8 @@ static void test_dup_failures(unsigned flags, size_t n, bool dense, enum dup_mod
 		/* dst is "initialised and empty": destroying it must be harmless */
 		mt_destroy(&dst);
 		if (good && (ca.live != src_live || cb.live != 0)) {
-			snprintf(msg, sizeof(msg), "k=%lld: mt_destroy of the failed dup freed nodes",
-				 k);
+			snprintf(msg, sizeof(msg),
+				 "k=%lld: mt_destroy of the failed dup freed nodes", k);
 			good = false;
 		}
 	}
@@ -305,8 +311,9 @@ static void test_dup_failures(unsigned flags, size_t n, bool dense, enum dup_mod
 			good = false;
 	}
 	const char *what = dense ? "dense" : "vma";
-	if (!ok(good, "%s %s n=%zu height %u, %s: %u failing dups, each -ENOMEM with dst empty, "
-		      "src intact, nothing leaked",
+	if (!ok(good,
+		"%s %s n=%zu height %u, %s: %u failing dups, each -ENOMEM with dst empty, "
+		"src intact, nothing leaked",
 		fname(flags), what, n, mt_height(&src), dm_name[mode], failures))
 		diag("%s", msg);
 	if (good && mode != DM_SEPARATE_ONCE) {
@@ -400,8 +407,8 @@ static void test_write_failures(unsigned flags, size_t n, bool dense, bool once,
 		shape_take(&t, &before);
 		for (long long k = 0;; k++) {
 			if (k > 64) {
-				snprintf(msg, sizeof(msg), "op %u still fails with 64 nodes available",
-					 op);
+				snprintf(msg, sizeof(msg),
+					 "op %u still fails with 64 nodes available", op);
 				good = false;
 				break;
 			}
@@ -426,11 +433,12 @@ static void test_write_failures(unsigned flags, size_t n, bool dense, bool once,
 				want = x ? x->entry : NULL;
 				got = mt_erase(&t, first, &rc);
 				if (rc == 0 && got != want) {
-					snprintf(msg, sizeof(msg), "mt_erase(%#lx) = %p, want %p", first,
-						 got, want);
+					snprintf(msg, sizeof(msg), "mt_erase(%#lx) = %p, want %p",
+						 first, got, want);
 					good = false;
 				} else if (rc == -ENOMEM && got != NULL) {
-					snprintf(msg, sizeof(msg), "failed mt_erase returned %p", got);
+					snprintf(msg, sizeof(msg), "failed mt_erase returned %p",
+						 got);
 					good = false;
 				}
 				break;
@@ -447,23 +455,24 @@ static void test_write_failures(unsigned flags, size_t n, bool dense, bool once,
 				    shape_cmp(&before, &after, msg, sizeof(msg))) {
 					good = false;
 				} else if (ca.live != held(&t)) {
-					snprintf(msg, sizeof(msg),
-						 "allocator holds %zu nodes after a failed write, tree "
-						 "%zu + reserve %u",
-						 ca.live, t.nodes, t.nr_reserve);
+					snprintf(
+					    msg, sizeof(msg),
+					    "allocator holds %zu nodes after a failed write, tree "
+					    "%zu + reserve %u",
+					    ca.live, t.nodes, t.nr_reserve);
 					good = false;
 				}
 				if (!good) {
-					diag("op %u (kind %d [%#lx,%#lx]) failing at node %lld:", op, w,
-					     first, last, k);
+					diag("op %u (kind %d [%#lx,%#lx]) failing at node %lld:",
+					     op, w, first, last, k);
 					break;
 				}
 				continue;
 			}
 			int wantrc = w == W_INSERT && model_overlaps(&m, first, last) ? -EEXIST : 0;
 			if (rc != wantrc) {
-				snprintf(msg, sizeof(msg), "op %u (%d [%#lx,%#lx]) = %d, want %d", op, w,
-					 first, last, rc, wantrc);
+				snprintf(msg, sizeof(msg), "op %u (%d [%#lx,%#lx]) = %d, want %d",
+					 op, w, first, last, rc, wantrc);
 				good = false;
 				break;
 			}
@@ -476,13 +485,14 @@ static void test_write_failures(unsigned flags, size_t n, bool dense, bool once,
 				model_store(&m, first, last, w == W_STORE_NULL ? NULL : e);
 			}
 			if (t.flags & MT_FLAG_RCU)
-				mt_rcu_barrier(); /* replaced nodes are freed after a grace period */
+				mt_rcu_barrier(); /* replaced nodes are freed after a grace period
+						   */
 			if (check_tree(&t, &m, msg, sizeof(msg)))
 				good = false;
 			else if (ca.live != held(&t)) {
 				snprintf(msg, sizeof(msg),
-					 "allocator holds %zu nodes, tree %zu + reserve %u", ca.live,
-					 t.nodes, t.nr_reserve);
+					 "allocator holds %zu nodes, tree %zu + reserve %u",
+					 ca.live, t.nodes, t.nr_reserve);
 				good = false;
 			}
 			break;
@@ -492,17 +502,19 @@ static void test_write_failures(unsigned flags, size_t n, bool dense, bool once,
 	if (t.flags & MT_FLAG_RCU)
 		mt_rcu_barrier();
 	if (good && (ca.live != 0 || ca.bad_frees)) {
-		snprintf(msg, sizeof(msg), "%zu nodes leaked, %zu bad frees", ca.live, ca.bad_frees);
+		snprintf(msg, sizeof(msg), "%zu nodes leaked, %zu bad frees", ca.live,
+			 ca.bad_frees);
 		good = false;
 	}
-	if (!ok(good, "%s %s n=%zu%s: %u writes, %u injected -ENOMEM each left the tree exactly "
-		      "as it was, no leak (%u needed no allocation)",
-		fname(flags), dense ? "dense" : "vma", n, once ? " single failure" : "", nops, enomem,
-		in_place))
+	if (!ok(good,
+		"%s %s n=%zu%s: %u writes, %u injected -ENOMEM each left the tree exactly "
+		"as it was, no leak (%u needed no allocation)",
+		fname(flags), dense ? "dense" : "vma", n, once ? " single failure" : "", nops,
+		enomem, in_place))
 		diag("%s", msg);
 	/* the injection must actually have hit writes, or it tested nothing */
-	ok(enomem >= 10, "%s n=%zu%s: failure injection hit %u write attempts", fname(flags),
-	   n, once ? " single failure" : "", enomem);
+	ok(enomem >= 10, "%s n=%zu%s: failure injection hit %u write attempts", fname(flags), n,
+	   once ? " single failure" : "", enomem);
 	shape_free(&before);
 	shape_free(&after);
 	model_free(&m);
@@ -537,8 +549,9 @@ int main(void)
 		for (size_t i = 0; i < sizeof(fsizes) / sizeof(fsizes[0]); i++)
 			for (int mode = 0; mode < DM_COUNT; mode++)
 				test_dup_failures(flagset[f], fsizes[i], mode & 1, mode, &seen);
-		ok((seen & 0xe) == 0xe, "%s: dup failure injection covered heights 1 to 3 (mask %#x)",
-		   fname(flagset[f]), seen);
+		ok((seen & 0xe) == 0xe,
+		   "%s: dup failure injection covered heights 1 to 3 (mask %#x)", fname(flagset[f]),
+		   seen);
 	}
 
 	/* part 3: write failure injection */
