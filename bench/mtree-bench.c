@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "mtree.h"
+#include "rcu_bench.h"
 
 #define PAGE 4096UL
 
@@ -528,6 +529,18 @@ int main(int argc, char **argv)
 			bpe, rb_bpe);
 	}
 
+	/* RCU mode: one reader thread alone vs beside one writer vs rwlock */
+	struct rcu_bench_result rc;
+	int rc_ok = rcu_bench_run(LOOKUP_N, quick ? 0.5 : 2.0, 1, &rc) == 0;
+	if (human && rc_ok)
+		fprintf(out,
+			"rcu, %d ranges, %u reader thread (lookups/s): alone %.0f  beside a "
+			"writer %.0f  rwlock beside a writer %.0f\n"
+			"     writer: %.0f writes/s beside RCU readers, %.0f beside rwlock "
+			"readers\n",
+			LOOKUP_N, rc.readers, rc.readers_alone_ops, rc.readers_with_writer_ops,
+			rc.rwlock_with_writer_ops, rc.rcu_writer_ops, rc.rwlock_writer_ops);
+
 	/* targets */
 	const struct dup_row *r51 = NULL, *r12 = NULL, *r1m = NULL;
 	for (size_t i = 0; i < nrows; i++) {
@@ -553,6 +566,10 @@ int main(int argc, char **argv)
 	    {"erase_vs_rbtree", "mtree_erase_ns / rbtree_erase_ns <= 2",
 	     md.mtree_erase_ns / md.rbtree_erase_ns, 2, false, true},
 	    {"bytes_per_entry", "mt_bytes / mt_count at 51221 <= 48", bpe, 48, false, true},
+	    {"rcu_reader_keep", "readers_with_writer / readers_alone >= 0.8",
+	     rc_ok ? rc.readers_with_writer_ops / rc.readers_alone_ops : 0, 0.8, true, rc_ok},
+	    {"rcu_vs_rwlock", "readers_with_writer / rwlock_with_writer >= 3",
+	     rc_ok ? rc.readers_with_writer_ops / rc.rwlock_with_writer_ops : 0, 3, true, rc_ok},
 	};
 	size_t ntg = sizeof(tg) / sizeof(tg[0]);
 	if (human) {
@@ -612,8 +629,15 @@ int main(int argc, char **argv)
 				: pass(&tg[i]) ? "true"
 					       : "false");
 		fprintf(jf, "]");
-		/* further sections go here as more keys, e.g. ",\n \"rcu\": {...}"
-		 * from bench/rcu_bench.c (rcu_bench_run(), see rcu_bench.h) */
+		if (rc_ok)
+			fprintf(jf,
+				",\n \"rcu\": {\"n\": %d, \"reader_threads\": %u, "
+				"\"readers_alone_ops\": %.0f, \"readers_with_writer_ops\": %.0f, "
+				"\"rwlock_with_writer_ops\": %.0f, \"rcu_writer_ops\": %.0f, "
+				"\"rwlock_writer_ops\": %.0f}",
+				LOOKUP_N, rc.readers, rc.readers_alone_ops,
+				rc.readers_with_writer_ops, rc.rwlock_with_writer_ops,
+				rc.rcu_writer_ops, rc.rwlock_writer_ops);
 		fprintf(jf, "\n}\n");
 		if (jf != stdout)
 			fclose(jf);

@@ -12,13 +12,14 @@
  * The result is lookups per second summed over the reader threads. On a
  * 2-core machine use one reader beside the writer.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mtree.h"
 #include "rcu_bench.h"
@@ -37,6 +38,16 @@ struct shared {
 	atomic_long reads, writes;
 };
 
+/* Readers on the first CPU, the writer on the last (best effort). */
+static void pin_self(int last)
+{
+	cpu_set_t set;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	CPU_ZERO(&set);
+	CPU_SET(last && ncpu > 1 ? ncpu - 1 : 0, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 static void *reader(void *arg)
 {
 	struct shared *s = arg;
@@ -44,6 +55,7 @@ static void *reader(void *arg)
 	long n = 0;
 	uintptr_t sink = 0;
 
+	pin_self(0);
 	mt_rcu_register_thread();
 	while (!atomic_load_explicit(&s->go, memory_order_acquire))
 		;
@@ -74,6 +86,7 @@ static void *writer(void *arg)
 	unsigned seed = 99;
 	long n = 0;
 
+	pin_self(1);
 	while (!atomic_load_explicit(&s->go, memory_order_acquire))
 		;
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {

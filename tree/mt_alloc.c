@@ -2,8 +2,9 @@
  * mt_alloc.c - where the maple tree's nodes come from and go to.
  *
  * Owns the default node allocator (a slab: 16 KiB chunks carved into 64
- * nodes of 256 bytes, one free list under a mutex, chunks kept for reuse
- * and never returned to the system) and the tree-side helpers that route
+ * nodes of 256 bytes, a shared free list under a mutex with a small
+ * per-thread cache in front of it, chunks kept for reuse and never
+ * returned to the system) and the tree-side helpers that route
  * every node allocation and free through the tree's struct mt_allocator.
  *
  * Build with -DMT_ALLOC_MALLOC to make the default allocator call
@@ -61,18 +62,72 @@ static int slab_grow(void)
 	return 0;
 }
 
+/*
+ * A per-thread cache of free nodes in front of the shared list, so that
+ * the writer's allocations and the call_rcu thread's frees do not take the
+ * mutex for every node. It moves nodes to and from the shared list in
+ * batches and gives its nodes back when the thread exits.
+ */
+#define CACHE_MAX 64
+#define CACHE_BATCH 32
+
+struct node_cache {
+	struct slab_free *head;
+	unsigned n;
+};
+
+static __thread struct node_cache cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_drain(void *unused)
+{
+	(void)unused;
+	pthread_mutex_lock(&slab.lock);
+	while (cache.head) {
+		struct slab_free *f = cache.head;
+		cache.head = f->next;
+		f->next = slab.free;
+		slab.free = f;
+	}
+	cache.n = 0;
+	pthread_mutex_unlock(&slab.lock);
+}
+
+static void cache_key_init(void) { pthread_key_create(&cache_key, cache_drain); }
+
+/* Move up to want nodes from the shared list into this thread's cache. */
+static void cache_refill(unsigned want)
+{
+	pthread_once(&cache_once, cache_key_init);
+	pthread_setspecific(cache_key, &cache); /* non-NULL: run cache_drain at exit */
+	pthread_mutex_lock(&slab.lock);
+	while (want--) {
+		if (!slab.free && slab_grow())
+			break;
+		struct slab_free *f = slab.free;
+		slab.free = f->next;
+		f->next = cache.head;
+		cache.head = f;
+		cache.n++;
+	}
+	pthread_mutex_unlock(&slab.lock);
+}
+
 static unsigned slab_alloc_bulk(void *ctx, unsigned n, void **out)
 {
 	unsigned got = 0;
 	(void)ctx;
-	pthread_mutex_lock(&slab.lock);
 	while (got < n) {
-		if (!slab.free && slab_grow())
-			break;
-		out[got++] = slab.free;
-		slab.free = slab.free->next;
+		if (!cache.head) {
+			cache_refill(n - got > CACHE_BATCH ? n - got : CACHE_BATCH);
+			if (!cache.head)
+				break;
+		}
+		out[got++] = cache.head;
+		cache.head = cache.head->next;
+		cache.n--;
 	}
-	pthread_mutex_unlock(&slab.lock);
 	return got;
 }
 
@@ -86,9 +141,19 @@ static void slab_free_node(void *ctx, void *node)
 {
 	struct slab_free *f = node;
 	(void)ctx;
+	f->next = cache.head;
+	cache.head = f;
+	if (++cache.n <= CACHE_MAX)
+		return;
+	/* give a batch back to the shared list */
 	pthread_mutex_lock(&slab.lock);
-	f->next = slab.free;
-	slab.free = f;
+	for (unsigned i = 0; i < CACHE_BATCH; i++) {
+		f = cache.head;
+		cache.head = f->next;
+		f->next = slab.free;
+		slab.free = f;
+	}
+	cache.n -= CACHE_BATCH;
 	pthread_mutex_unlock(&slab.lock);
 }
 

@@ -95,8 +95,10 @@ struct mtree {
 	unsigned long seq; /* bumped by every structural write (cursors) */
 	const struct mt_allocator *alloc;
 	/*
-	 * Nodes reserved for the next write (mtree_write.c): the allocator's
-	 * live nodes for this tree are nodes + nr_reserve.
+	 * Nodes reserved for the write in progress (mtree_write.c): the worst
+	 * case is reserved before a write changes anything and what is left is
+	 * given back when it ends, so between writes nr_reserve is 0 and the
+	 * allocator's live nodes for this tree are exactly `nodes`.
 	 */
 	struct mt_node *reserve;
 	unsigned nr_reserve;
@@ -121,12 +123,16 @@ void mt_destroy(struct mtree *mt);
  * entry pointer has its low bit set (reserved), -ENOMEM (tree unchanged).
  */
 int mt_store(struct mtree *mt, unsigned long first, unsigned long last, void *entry);
-/* Like mt_store, but -EEXIST (tree unchanged) if any index in the range is occupied. */
+/*
+ * Like mt_store, but -EEXIST (tree unchanged) if any index in the range is
+ * occupied, and -EINVAL for a NULL entry.
+ */
 int mt_insert(struct mtree *mt, unsigned long first, unsigned long last, void *entry);
 /*
  * Erase the whole range that contains index. Returns the entry that was
  * there (NULL if index was empty). On -ENOMEM (possible when erasing forces
- * nodes to merge) returns NULL and sets *err if err is not NULL.
+ * nodes to merge) returns NULL and sets *err if err is not NULL; *err is
+ * set to 0 otherwise.
  */
 void *mt_erase(struct mtree *mt, unsigned long index, int *err);
 /* The entry at index, or NULL. */
@@ -256,9 +262,15 @@ struct mt_cursor {
 void mtc_init(struct mt_cursor *c, struct mtree *mt, unsigned long index);
 /* The next entry at or after the cursor's index, up to max; NULL at the end. */
 void *mtc_next(struct mt_cursor *c, unsigned long max);
-/* The previous entry before the last one returned (or at/below index), down to min. */
+/*
+ * The previous entry before the last one returned (or at/below index), down
+ * to min. O(log n) a step (it searches from the root), unlike mtc_next.
+ */
 void *mtc_prev(struct mt_cursor *c, unsigned long min);
-/* Replace the entry last returned (c->cur) in place: -EINVAL if entry is NULL. */
+/*
+ * Replace the entry last returned (c->cur) in place: -EINVAL if entry is
+ * NULL, -ENOENT if the cursor has returned nothing yet.
+ */
 int mtc_replace(struct mt_cursor *c, void *entry);
 
 /* Iterate every entry in [first, last] in ascending order. */

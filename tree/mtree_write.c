@@ -472,13 +472,7 @@ static int write_range(struct mtree *mt, unsigned long first, unsigned long last
 	unsigned long s, e;
 	int ret;
 
-	if (!entry) {
-		/* keep empty ranges maximal */
-		if (first > 0 && !mt_lookup_slot(mt, first - 1, &s, &e))
-			first = s;
-		if (last < ULONG_MAX && !mt_lookup_slot(mt, last + 1, &s, &e))
-			last = e;
-	}
+	bool left_done = !entry ? false : true, right_done = left_done;
 
 	if (!mt->root) {
 		if (!entry)
@@ -501,9 +495,13 @@ static int write_range(struct mtree *mt, unsigned long first, unsigned long last
 	}
 
 	/* Find the leaves holding first and last. */
-	struct mt_node *n = mt->root, *L, *R;
-	unsigned long lmin = 0, lmax = ULONG_MAX, rmin, rmax;
+	struct mt_node *n, *L, *R;
+	unsigned long lmin, lmax, rmin, rmax;
 	unsigned sl, sr;
+again:
+	n = mt->root;
+	lmin = 0;
+	lmax = ULONG_MAX;
 	for (;;) {
 		unsigned a = mt_slot_for(n, first);
 		if (mt_is_leaf(n)) {
@@ -529,6 +527,41 @@ static int write_range(struct mtree *mt, unsigned long first, unsigned long last
 		lmax = mt_slot_max(n, a, lmax);
 		lmin = cmin;
 		n = mt_slots(n)[a];
+	}
+
+	/*
+	 * A NULL store swallows the empty ranges next to it, so that empty
+	 * ranges stay maximal. Inside the leaves that is a look at the
+	 * neighbouring slot; at a leaf's edge it takes one lookup in the
+	 * neighbouring leaf and, if that extends the range, one more descent.
+	 */
+	if (!left_done) {
+		void **ls = mt_slots(L);
+		if (!ls[sl])
+			first = mt_slot_min(L, sl, lmin);
+		else if (mt_slot_min(L, sl, lmin) == first && sl > 0 && !ls[sl - 1])
+			first = mt_slot_min(L, --sl, lmin);
+		if (first == lmin && first > 0) {
+			left_done = true;
+			if (!mt_lookup_slot(mt, first - 1, &s, &e)) {
+				first = s;
+				goto again;
+			}
+		}
+	}
+	if (!right_done) {
+		void **rs = mt_slots(R);
+		if (!rs[sr])
+			last = mt_slot_max(R, sr, rmax);
+		else if (mt_slot_max(R, sr, rmax) == last && sr < R->end && !rs[sr + 1])
+			last = mt_slot_max(R, ++sr, rmax);
+		if (last == rmax && last < ULONG_MAX) {
+			right_done = true;
+			if (!mt_lookup_slot(mt, last + 1, &s, &e)) {
+				last = e;
+				goto again;
+			}
+		}
 	}
 
 	/* The leaf-level big node. */
@@ -561,6 +594,8 @@ static int write_range(struct mtree *mt, unsigned long first, unsigned long last
 			return ret;
 	}
 	rebuild(&w, &b, L, R, lmin);
+	/* many small trees (one per address space): keep no spare nodes */
+	reserve_release(mt);
 	return 0;
 }
 
