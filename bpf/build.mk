@@ -25,7 +25,7 @@ BPF_OBJS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 BPF_LOADER_SRCS := $(wildcard cli/bpf_*.c)
 BPF_LOADER_OBJS := $(BPF_LOADER_SRCS:%.c=$(BUILD)/%.o)
-BPF_CLANG_FLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
+BPF_CLANG_FLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
 	-Wno-unused-function -I$(BUILD) -Ibpf -Iinclude
 
 ifeq ($(BPF_OK),1)
@@ -36,7 +36,7 @@ $(BUILD)/vmlinux.h: $(BPF_BTF)
 	@mkdir -p $(dir $@)
 	$(BPFTOOL_BIN) btf dump file $(BPF_BTF) format c > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c include/vmatop/records.h $(BUILD)/vmlinux.h
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/tstate.h include/vmatop/records.h $(BUILD)/vmlinux.h
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CLANG_FLAGS) -c $< -o $@
 

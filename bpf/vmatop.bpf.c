@@ -46,6 +46,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* kfunc (Linux >= 6.2): a read-only BTF view of any kernel address; loads
+ * through it are plain loads with an exception-table fixup, much cheaper
+ * than bpf_probe_read_kernel() calls */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 /* ---- configuration (rodata, set by the loader before load) ---------- */
 
 const volatile bool cfg_system = false;	     /* follow every process */
@@ -69,12 +74,18 @@ struct {
 	__uint(max_entries, 16 << 20);
 } events SEC(".maps");
 
+/* Per-thread mmap_lock statistics: slot i of this array belongs to the
+ * thread whose task storage says slot == i + 1 (slots are never reused; an
+ * array lookup is a plain address computation, a hash lookup is not). */
+#define LOCK_SLOTS 8192
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LOCK_SLOTS);
+	__type(key, __u32);
 	__type(value, struct vmt_bpf_lockstat);
 } lock_stats SEC(".maps");
+
+__u32 lock_slots_used = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
@@ -90,36 +101,7 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* Per-thread state. */
-struct tstate {
-	/* the syscall in progress (sc_nr valid while TS_IN_SYSCALL) */
-	__u64 sc_enter;
-	__u64 args[6];
-	__u64 clone_flags;
-	__u64 brk_before;
-	__u32 sc_nr;
-	__u32 flags; /* TS_* */
-	/* mmap_lock write hold ended inside this call */
-	__u64 t_write;
-	__u32 wr_seq; /* mm_lock_seq while we held it (odd) */
-	__u32 read_depth;
-	/* lock state on current->mm */
-	__u64 wait_start;
-	__u64 hold_start[2];
-	__u64 contend_start;
-	__u8 wait_write;
-	__u8 contended; /* contention_begin seen for the pending wait */
-	__u8 holding_write;
-	__u8 pad;
-	__u32 contend_write;
-	/* fork copy window (dup_mmap holds the parent's lock for writing) */
-	__u64 fork_lock_start, fork_lock_acq, fork_lock_rel;
-	__u64 dup_start, dup_end; /* written by vmatop_fentry.bpf.c */
-	/* a fork call returned: its FORK_RET waits for the parent to run in
-	 * user space again (pend.h.type != 0 while pending) */
-	__u64 fork_regs, fork_ip, fork_sp, fork_out;
-	struct vmt_krec_fork_ret pend;
-};
+#include "tstate.h"
 
 /* FORK_RETs pending in any thread: sched_switch does nothing while 0 */
 __s64 forks_pending = 0;
@@ -128,6 +110,7 @@ enum {
 	TS_IN_SYSCALL = 1u << 0,
 	TS_WROTE = 1u << 1, /* released/downgraded the write lock in this call */
 	TS_FORKING = 1u << 2,
+	TS_SOLO = 1u << 3, /* the mm had one user at the write: no MARK sent */
 };
 
 struct {
@@ -173,8 +156,8 @@ static __always_inline __u32 cur_tgid(void)
 
 static __always_inline struct mm_struct *cur_mm(void)
 {
-	struct task_struct *t = (void *)bpf_get_current_task();
-	return BPF_CORE_READ(t, mm);
+	/* a trusted pointer: a plain load, no helper call */
+	return bpf_get_current_task_btf()->mm;
 }
 
 static __always_inline struct tstate *ts_get(bool create)
@@ -196,19 +179,31 @@ static __always_inline void hdr_fill(struct vmt_krec_hdr *h, __u16 type, __u16 s
 	h->mm = mm;
 }
 
+/* No wakeup per record (an IPI in a VM): the consumers poll with a
+ * timeout; wake them only once a batch is waiting. */
+#define WAKEUP_BYTES (256 << 10)
+
 static __always_inline void send(void *rec, __u64 size)
 {
-	if (bpf_ringbuf_output(&events, rec, size, 0))
+	__u64 fl = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ?
+			   BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, rec, size, fl))
 		count(VMT_BPF_C_DROPPED);
 	else
 		count(VMT_BPF_C_EVENTS);
 }
 
 /* mm->mm_lock_seq.sequence, or 0 on kernels without it (no validation). */
+/* mm as a read-only BTF pointer: its fields are plain loads */
+static __always_inline struct mm_struct *mmv(const void *mm)
+{
+	return bpf_rdonly_cast(mm, bpf_core_type_id_kernel(struct mm_struct));
+}
+
 static __always_inline __u32 mm_seq(struct mm_struct *mm)
 {
 	if (bpf_core_field_exists(mm->mm_lock_seq.sequence))
-		return BPF_CORE_READ(mm, mm_lock_seq.sequence);
+		return mmv(mm)->mm_lock_seq.sequence;
 	return 0;
 }
 
@@ -292,8 +287,14 @@ __noinline int vmt_descend(struct walk *w)
 		__u32 end, off, npiv, sbase;
 		__u8 *bytes = (__u8 *)n;
 
-		if (bpf_probe_read_kernel(n, sizeof(s->node), (void *)(enode & ~MT_NODE_MASK)))
-			return -1;
+		{
+			struct maple_node *mn = bpf_rdonly_cast((void *)(enode & ~MT_NODE_MASK),
+							       bpf_core_type_id_kernel(struct maple_node));
+			/* words 1..31 of the node (word 0 is the parent) */
+#pragma unroll
+			for (int i = 0; i < 31; i++)
+				n[i + 1] = (__u64)mn->slot[i];
+		}
 		if (type == MT_ARANGE) {
 			end = bytes[(bpf_core_field_offset(struct maple_arange_64, meta) +
 				     bpf_core_field_offset(struct maple_metadata, end)) & 255];
@@ -352,15 +353,16 @@ static __always_inline void add_vma(struct scratch *s, __u64 vp)
 	__u32 n = r->nr_vmas;
 
 	o = &r->vmas[n & (VMT_BPF_MAX_VMAS - 1)];
-	o->start = BPF_CORE_READ(v, vm_start);
-	o->end = BPF_CORE_READ(v, vm_end);
-	o->flags = BPF_CORE_READ(v, vm_flags);
-	o->pgoff = BPF_CORE_READ(v, vm_pgoff);
-	f = BPF_CORE_READ(v, vm_file);
+	v = bpf_rdonly_cast(v, bpf_core_type_id_kernel(struct vm_area_struct));
+	o->start = v->vm_start;
+	o->end = v->vm_end;
+	o->flags = v->vm_flags;
+	o->pgoff = v->vm_pgoff;
+	f = v->vm_file;
 	if (f) {
-		struct inode *ino = BPF_CORE_READ(f, f_inode);
-		o->ino = BPF_CORE_READ(ino, i_ino);
-		o->dev = BPF_CORE_READ(ino, i_sb, s_dev); /* MAJOR << 20 | MINOR */
+		struct inode *ino = f->f_inode;
+		o->ino = ino->i_ino;
+		o->dev = ino->i_sb->s_dev; /* MAJOR << 20 | MINOR */
 	} else {
 		o->ino = 0;
 		o->dev = 0;
@@ -463,7 +465,9 @@ static long seq_wait_step(__u32 i, void *ctx)
 static __always_inline __u32 seq_wait_even(__u64 mm)
 {
 	struct seqwait sw = { .mm = mm };
-	bpf_loop(1 << 14, seq_wait_step, &sw, 0);
+	sw.seq = mm_seq((struct mm_struct *)mm);
+	if (sw.seq & 1)
+		bpf_loop(1 << 14, seq_wait_step, &sw, 0);
 	return sw.seq;
 }
 
@@ -489,8 +493,8 @@ static long part_step(__u32 i, void *ctx)
 		r->nr_vmas = 0;
 		if (w->validate && has_seq)
 			seq0 = seq_wait_even(w->mm);
-		w->root = (__u64)BPF_CORE_READ(mm, mm_mt.ma_root);
-		r->map_count = BPF_CORE_READ(mm, map_count);
+		w->root = (__u64)mmv(mm)->mm_mt.ma_root;
+		r->map_count = mmv(mm)->map_count;
 		vmt_walk_part(w);
 		if (!w->validate || !has_seq) {
 			stable = true;
@@ -565,7 +569,9 @@ __noinline int vmt_walk_send(__u32 validate, __u32 wr_seq)
 		w.range[1][1] = r->range[1][1];
 	}
 	w.addr = w.range[0][0];
-	bpf_loop(cfg_max_parts, part_step, &w, 0);
+	/* most calls list a handful of VMAs: one part, no loop */
+	if (part_step(0, &w) == 0)
+		bpf_loop(cfg_max_parts - 1, part_step, &w, 0);
 	return 0;
 }
 
@@ -646,18 +652,26 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	cls = sys_class(id);
 	if (cls == SC_NONE)
 		return 0;
-	st->args[0] = BPF_CORE_READ(regs, di);
-	if (id == VMT_SYS_PRCTL && st->args[0] != PR_SET_VMA)
-		return 0;
+	{
+		/* r10 .. di are contiguous in x86-64 pt_regs: one read */
+		__u64 w[8] = {};
+		__u32 base = bpf_core_field_offset(struct pt_regs, r10);
+#define REGW(f) w[((bpf_core_field_offset(struct pt_regs, f) - base) / 8) & 7]
+		bpf_probe_read_kernel(w, sizeof(w), (void *)regs + base);
+		st->args[0] = REGW(di);
+		if (id == VMT_SYS_PRCTL && st->args[0] != PR_SET_VMA)
+			return 0;
+		st->args[1] = REGW(si);
+		st->args[2] = REGW(dx);
+		st->args[3] = REGW(r10);
+		st->args[4] = REGW(r8);
+		st->args[5] = REGW(r9);
+#undef REGW
+	}
 	st->sc_enter = bpf_ktime_get_ns();
-	st->args[1] = BPF_CORE_READ(regs, si);
-	st->args[2] = BPF_CORE_READ(regs, dx);
-	st->args[3] = BPF_CORE_READ(regs, r10);
-	st->args[4] = BPF_CORE_READ(regs, r8);
-	st->args[5] = BPF_CORE_READ(regs, r9);
 	if (id == VMT_SYS_BRK) {
 		struct mm_struct *mm = cur_mm();
-		st->brk_before = BPF_CORE_READ(mm, brk);
+		st->brk_before = mmv(mm)->brk;
 	}
 	if (cls == SC_FORK) {
 		__u64 fl = 0;
@@ -708,7 +722,7 @@ static __always_inline void call_ranges(struct vmt_krec_vmachg *r, struct tstate
 		}
 		break;
 	case VMT_SYS_BRK: {
-		__u64 before = st->brk_before, after = BPF_CORE_READ(mm, brk);
+		__u64 before = st->brk_before, after = mmv(mm)->brk;
 		__u64 lo = before < after ? before : after, hi = before < after ? after : before;
 		/* the heap VMA's end may move anywhere up to PAGE_UP(hi) */
 		r->range[0][0] = PAGE_DOWN(lo);
@@ -793,10 +807,12 @@ static __always_inline void vma_call_exit(struct tstate *st, long ret)
 	r->nr = st->sc_nr;
 	if (ret < 0 && ret >= -4095)
 		r->h.flags |= VMT_BPF_F_FAILED;
+	if (st->flags & TS_SOLO)
+		r->h.flags |= VMT_BPF_F_SOLO;
 	if (!(st->flags & TS_WROTE)) {
 		/* never write-locked: nothing changed, nothing to list */
 		r->h.flags |= VMT_BPF_F_NOCHANGE;
-		r->map_count = BPF_CORE_READ(mm, map_count);
+		r->map_count = mmv(mm)->map_count;
 		r->h.ts = bpf_ktime_get_ns();
 		r->h.size = VMT_KREC_VMACHG_SIZE(0);
 		send(r, VMT_KREC_VMACHG_SIZE(0));
@@ -849,7 +865,9 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 			/* the copy sent a MARK but no FORK will fill it */
 			struct scratch *s = scratch_get();
 			if (s) {
-				prep_rec(s, VMT_BPF_F_NOCHANGE | VMT_BPF_F_FAILED, cur_mm());
+				prep_rec(s, VMT_BPF_F_NOCHANGE | VMT_BPF_F_FAILED |
+						    (st->flags & TS_SOLO ? VMT_BPF_F_SOLO : 0),
+					 cur_mm());
 				s->rec.nr = nr;
 				s->rec.ret = ret;
 				s->rec.wr_seq = st->wr_seq;
@@ -865,7 +883,9 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		struct mm_struct *mm = cur_mm();
 		struct scratch *s = scratch_get();
 		if (s && mm) {
-			prep_rec(s, VMT_BPF_F_FULL | VMT_BPF_F_UNKNOWN, mm);
+			prep_rec(s, VMT_BPF_F_FULL | VMT_BPF_F_UNKNOWN |
+					    (st->flags & TS_SOLO ? VMT_BPF_F_SOLO : 0),
+				 mm);
 			s->rec.t_enter = st->sc_enter;
 			s->rec.t_write = st->t_write;
 			s->rec.ret = ret;
@@ -879,33 +899,32 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 
 /* ---- mmap_lock -------------------------------------------------------------- */
 
-static __always_inline struct vmt_bpf_lockstat *lockstat_get(void)
+static __always_inline struct vmt_bpf_lockstat *lockstat_get(struct tstate *st)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	struct vmt_bpf_lockstat *ls = bpf_map_lookup_elem(&lock_stats, &tid);
+	struct vmt_bpf_lockstat *ls;
+	__u32 idx;
 
-	if (ls)
-		return ls;
-	{
-		struct scratch *s = scratch_get();
-		/* the zeroed template lives in the scratch record area: too
-		 * big for the stack */
-		struct vmt_bpf_lockstat *tmpl;
-		if (!s)
-			return NULL;
-		tmpl = (void *)&s->rec;
-		__builtin_memset(tmpl, 0, sizeof(*tmpl));
-		tmpl->tgid = id >> 32;
-		tmpl->tid = tid;
-		bpf_get_current_comm(tmpl->comm, sizeof(tmpl->comm));
-		if (bpf_map_update_elem(&lock_stats, &tid, tmpl, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&lock_stats, &tid)) {
+	if (st->slot == ~0u)
+		return NULL;
+	if (!st->slot) {
+		__u64 id = bpf_get_current_pid_tgid();
+		idx = __sync_fetch_and_add(&lock_slots_used, 1);
+		if (idx >= LOCK_SLOTS) {
+			st->slot = ~0u;
 			count(VMT_BPF_C_STATS_FULL);
 			return NULL;
 		}
+		ls = bpf_map_lookup_elem(&lock_stats, &idx);
+		if (!ls)
+			return NULL;
+		ls->tgid = id >> 32;
+		ls->tid = (__u32)id;
+		bpf_get_current_comm(ls->comm, sizeof(ls->comm));
+		st->slot = idx + 1;
+		return ls;
 	}
-	return bpf_map_lookup_elem(&lock_stats, &tid);
+	idx = st->slot - 1;
+	return bpf_map_lookup_elem(&lock_stats, &idx);
 }
 
 static __always_inline void hold_end(struct tstate *st, struct vmt_bpf_lockstat *ls, int w,
@@ -935,14 +954,18 @@ static __always_inline void write_end(struct tstate *st, struct mm_struct *mm, _
 		st->flags |= TS_WROTE;
 		st->t_write = now;
 		st->wr_seq = mm_seq(mm);
-		if (cfg_vma && !exec &&
-		    (sys_class(st->sc_nr) != SC_FORK || (st->flags & TS_FORKING))) {
+		if (mmv(mm)->mm_users.counter <= 1) {
+			/* nobody else can change this mm before our record:
+			 * no MARK needed */
+			st->flags |= TS_SOLO;
+		} else if (cfg_vma && !exec &&
+			   (sys_class(st->sc_nr) != SC_FORK || (st->flags & TS_FORKING))) {
 			/* we still hold the lock: the ring order of MARKs is
 			 * the order of the changes */
 			struct vmt_krec_mark mk;
 			hdr_fill(&mk.h, VMT_KREC_MARK, sizeof(mk), 0, now, (__u64)mm);
 			mk.seq = st->wr_seq;
-			mk.map_count = BPF_CORE_READ(mm, map_count);
+			mk.map_count = mmv(mm)->map_count;
 			send(&mk, sizeof(mk));
 		}
 		if (st->flags & TS_FORKING)
@@ -963,7 +986,7 @@ static __always_inline void write_end(struct tstate *st, struct mm_struct *mm, _
 			return;
 		prep_rec(s, VMT_BPF_F_FAULT, mm);
 		s->rec.t_write = now;
-		stk = BPF_CORE_READ(mm, start_stack);
+		stk = mmv(mm)->start_stack;
 		s->rec.range[0][0] = stk;
 		s->rec.range[0][1] = stk + 1;
 		s->rec.lock_seq = mm_seq(mm);
@@ -1003,7 +1026,7 @@ static __always_inline int on_lock_acquired(void *ctx, struct mm_struct *mm, boo
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (cfg_lock)
-		ls = lockstat_get();
+		ls = lockstat_get(st);
 	if (!write && !st->wait_start && st->holding_write) {
 		/* mmap_write_downgrade(): the write hold ends, a read hold
 		 * starts without a wait */
@@ -1066,7 +1089,7 @@ static __always_inline int on_lock_released(struct mm_struct *mm, bool write)
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (cfg_lock)
-		ls = lockstat_get();
+		ls = lockstat_get(st);
 	if (write) {
 		hold_end(st, ls, 1, now);
 		write_end(st, mm, now);
@@ -1115,7 +1138,7 @@ static __always_inline int on_contention_end(void *lock, int ret)
 	st = ts_get(false);
 	if (!st || !st->contend_start)
 		return 0;
-	ls = lockstat_get();
+	ls = lockstat_get(st);
 	w = st->contend_write & 1;
 	if (ls) {
 		ls->contended[w]++;
@@ -1159,6 +1182,8 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 		f.lock_released = st->fork_lock_rel;
 		f.dup_start = st->dup_start;
 		f.wr_seq = st->fork_lock_rel ? st->wr_seq : 0;
+		if (st->flags & TS_SOLO)
+			f.h.flags |= VMT_BPF_F_SOLO;
 		f.dup_end = st->dup_end;
 	}
 	if (ctgid == ptgid)
@@ -1183,7 +1208,17 @@ static __always_inline int on_exec(struct task_struct *p, __u32 old_pid, struct 
 	mm = BPF_CORE_READ(p, mm);
 	hdr_fill(&e.h, VMT_KREC_EXEC, sizeof(e), 0, bpf_ktime_get_ns(), (__u64)mm);
 	e.old_pid = old_pid;
-	e.map_count = mm ? BPF_CORE_READ(mm, map_count) : 0;
+	e.map_count = mm ? mmv(mm)->map_count : 0;
+	{
+		/* the thread's statistics go on under its new name */
+		struct tstate *st = ts_get(false);
+		if (st && st->slot && st->slot != ~0u) {
+			__u32 idx = st->slot - 1;
+			struct vmt_bpf_lockstat *ls = bpf_map_lookup_elem(&lock_stats, &idx);
+			if (ls)
+				bpf_get_current_comm(ls->comm, sizeof(ls->comm));
+		}
+	}
 	fn = BPF_CORE_READ(bprm, filename);
 	bpf_probe_read_kernel_str(e.filename, sizeof(e.filename), fn);
 	send(&e, sizeof(e));

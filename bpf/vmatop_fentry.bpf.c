@@ -13,28 +13,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Must match struct tstate in vmatop.bpf.c (only the tail is written). */
-struct tstate {
-	__u64 sc_enter;
-	__u64 args[6];
-	__u64 clone_flags;
-	__u64 brk_before;
-	__u32 sc_nr;
-	__u32 flags;
-	__u64 t_write;
-	__u32 wr_seq;
-	__u32 read_depth;
-	__u64 wait_start;
-	__u64 hold_start[2];
-	__u64 contend_start;
-	__u8 wait_write;
-	__u8 contended;
-	__u8 holding_write;
-	__u8 pad;
-	__u32 contend_write;
-	__u64 fork_lock_start, fork_lock_acq, fork_lock_rel;
-	__u64 dup_start, dup_end;
-};
+#include <vmatop/records.h>
+
+#include "tstate.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);

@@ -58,7 +58,7 @@ static int errf(char *buf, size_t len, int ret, const char *fmt, ...)
 }
 
 /* Effective capability bits 0..63, or 0 on failure. */
-static uint64_t effective_caps(void)
+static __attribute__((unused)) uint64_t effective_caps(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
@@ -315,7 +315,8 @@ int vmt_bpf_open(struct vmt_bpf **out, const struct vmt_bpf_opts *opts, vmt_bpf_
 	b->info.mmap_lock = have[G_MMAP_LOCK];
 	b->info.contention = have[G_CONTENTION] && !o.no_lock;
 
-	for (int raw = 0; raw < 2; raw++) {
+	/* VMATOP_BPF_RAW_TP=1: use the raw_tp twins (tests the fallback) */
+	for (int raw = getenv("VMATOP_BPF_RAW_TP") ? 1 : 0; raw < 2; raw++) {
 		b->skel = skel_open(&o, have, raw);
 		if (!b->skel) {
 			ret = -errno;
@@ -462,30 +463,23 @@ int vmt_bpf_fd(const struct vmt_bpf *b)
 int vmt_bpf_lock_stats(struct vmt_bpf *b, pid_t tgid, struct vmt_bpf_lockstat **out, size_t *n)
 {
 	int fd = bpf_map__fd(b->skel->maps.lock_stats);
-	size_t cap = 64, cnt = 0;
-	uint32_t key, next, *prev = NULL;
-	struct vmt_bpf_lockstat *v = malloc(cap * sizeof(*v));
+	uint32_t used = __atomic_load_n(&b->skel->bss->lock_slots_used, __ATOMIC_ACQUIRE);
+	uint32_t max = bpf_map__max_entries(b->skel->maps.lock_stats);
+	size_t cnt = 0;
+	struct vmt_bpf_lockstat *v;
 
 	*out = NULL;
 	*n = 0;
+	if (used > max)
+		used = max;
+	v = malloc((used ? used : 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (cnt == cap) {
-			struct vmt_bpf_lockstat *nv = realloc(v, 2 * cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				return -ENOMEM;
-			}
-			v = nv;
-			cap *= 2;
-		}
-		if (bpf_map_lookup_elem(fd, &key, &v[cnt]))
-			continue; /* deleted meanwhile */
-		if (tgid && v[cnt].tgid != (uint32_t)tgid)
+	for (uint32_t i = 0; i < used; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &v[cnt]))
 			continue;
+		if (!v[cnt].tid || (tgid && v[cnt].tgid != (uint32_t)tgid))
+			continue; /* cleared, or another process */
 		cnt++;
 	}
 	*out = v;
@@ -495,16 +489,20 @@ int vmt_bpf_lock_stats(struct vmt_bpf *b, pid_t tgid, struct vmt_bpf_lockstat **
 
 int vmt_bpf_lock_stats_clear(struct vmt_bpf *b, pid_t tgid)
 {
-	struct vmt_bpf_lockstat *v;
-	size_t n;
 	int fd = bpf_map__fd(b->skel->maps.lock_stats);
-	int ret = vmt_bpf_lock_stats(b, tgid, &v, &n);
+	uint32_t used = __atomic_load_n(&b->skel->bss->lock_slots_used, __ATOMIC_ACQUIRE);
+	uint32_t max = bpf_map__max_entries(b->skel->maps.lock_stats);
+	struct vmt_bpf_lockstat v, zero;
 
-	if (ret)
-		return ret;
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &v[i].tid);
-	free(v);
+	memset(&zero, 0, sizeof(zero));
+	if (used > max)
+		used = max;
+	for (uint32_t i = 0; i < used; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &v) || !v.tid)
+			continue;
+		if (!tgid || v.tgid == (uint32_t)tgid)
+			bpf_map_update_elem(fd, &i, &zero, BPF_ANY); /* slots are never reused */
+	}
 	return 0;
 }
 

@@ -233,10 +233,11 @@ static bool needs_slot(const struct vmt_krec_hdr *h, size_t size)
 {
 	if (h->type == VMT_KREC_VMA_CHANGE && size >= VMT_KREC_VMACHG_SIZE(0)) {
 		const struct vmt_krec_vmachg *r = (const void *)h;
-		return r->part == 0 && r->wr_seq && !(h->flags & VMT_BPF_F_FAULT);
+		/* SOLO: the mm had a single user, no MARK was sent */
+		return r->part == 0 && r->wr_seq && !(h->flags & (VMT_BPF_F_FAULT | VMT_BPF_F_SOLO));
 	}
 	if (h->type == VMT_KREC_FORK && size >= sizeof(struct vmt_krec_fork))
-		return ((const struct vmt_krec_fork *)h)->wr_seq != 0;
+		return ((const struct vmt_krec_fork *)h)->wr_seq != 0 && !(h->flags & VMT_BPF_F_SOLO);
 	return false;
 }
 

@@ -5,7 +5,8 @@
  *
  * Owns: one queue per address space (mm id). A MARK appends a slot for its
  * thread; that thread's next VMA_CHANGE (or FORK) with a nonzero wr_seq
- * fills the slot (all of its parts); records are delivered from the head of
+ * fills the slot (all of its parts; a SOLO change - the mm had one user, so
+ * no MARK was sent - needs none); records are delivered from the head of
  * a queue while the head is complete. A process FORK also puts a gate at
  * the head of the child's queue, opened when the FORK itself is delivered:
  * the child's records never overtake the copy that creates its mirror.

@@ -471,7 +471,11 @@ static int src_start(struct rec_session *s, pid_t target)
 	uint32_t mf = VMT_BPFM_AUTHORITY | (strcmp(i->attach, "raw_tp") ? 0 : VMT_BPFM_RAW_TP) |
 		      (i->mmap_lock ? VMT_BPFM_MMAP_LOCK : 0) |
 		      (i->contention ? VMT_BPFM_CONTENTION : 0) | (i->fentry ? VMT_BPFM_FENTRY : 0);
-	rs.conv = bpf_conv_new(&sink, mf, o.lock_threshold_ns, desc + 5);
+	char shortd[48];
+	snprintf(shortd, sizeof(shortd), "%s%s%s fentry:%s", i->attach,
+		 i->mmap_lock ? " mmap_lock" : "", i->contention ? " contention" : "",
+		 i->fentry ? "yes" : "no");
+	rs.conv = bpf_conv_new(&sink, mf, o.lock_threshold_ns, shortd);
 	bpf_conv_set_collector(rs.conv, rs.b);
 	vmt_bpf_set_callback(rs.b, bpf_conv_record, rs.conv);
 	ret = vmt_bpf_follow(rs.b, target);
@@ -505,7 +509,8 @@ static void src_stop(struct rec_session *s)
 	rs.conv = NULL;
 }
 
-static const struct rec_source bpf_src = {"bpf", src_start, src_poll, src_stop};
+static const struct rec_source bpf_src __attribute__((unused)) = {"bpf", src_start, src_poll,
+								   src_stop};
 
 const struct rec_source *vmatop_bpf_source(void)
 {

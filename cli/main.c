@@ -1,6 +1,7 @@
 /*
  * main.c - `vmatop`: command dispatch, --help and --version.
  */
+#include "bpf_commands.h"
 #include "commands.h"
 #include "record.h"
 #include "util.h"
@@ -14,6 +15,8 @@ static const char usage[] =
 	"  report [--json] FILE                               per-process summary of a trace\n"
 	"  maps [--pid PID] [--at TIME] FILE                  mirrored map in /proc/PID/maps format\n"
 	"  verify FILE                                        compare the mirror with the snapshots\n"
+	"  attach -p PID [-d SECONDS] [-o FILE]               follow a running process with BPF\n"
+	"  bench fork [--vmas LIST] [--seconds S]             fork latency against the VMA count\n"
 	"  --help, --version\n"
 	"See vmatop(1), libvmatop(7), vmatop-trace(5).\n";
 
@@ -40,6 +43,12 @@ int main(int argc, char **argv)
 		return cmd_maps(argc - 1, argv + 1);
 	if (!strcmp(cmd, "verify"))
 		return cmd_verify(argc - 1, argv + 1);
+	if (!strcmp(cmd, "attach"))
+		return cmd_attach(argc - 1, argv + 1);
+	if (!strcmp(cmd, "bench"))
+		return cmd_bench(argc - 1, argv + 1);
+	if (!strcmp(cmd, "__fork-worker"))
+		return cmd_fork_worker(argc - 1, argv + 1);
 	fprintf(stderr, "vmatop: unknown command '%s'\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

@@ -2,6 +2,7 @@
  * model.c - replays a trace into the mirror (see model.h for the rules).
  */
 #include "model.h"
+#include "bpf_model.h"
 #include "util.h"
 
 #include <errno.h>
@@ -304,6 +305,13 @@ static void apply_list(struct proc *p, uint64_t lo, uint64_t hi, struct vmt_vma 
 	if (!p->as)
 		p->as = as_new();
 	qsort(v, n, sizeof(*v), cmp_vmt_vma);
+	/* A list is VMAs that do not overlap; one that does (a damaged trace)
+	 * keeps the first of each overlap, so every entry is stored once. */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!k || v[i].start >= v[k - 1].end)
+			v[k++] = v[i];
+	n = k;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].start < lo)
 			lo = v[i].start;
@@ -405,9 +413,15 @@ static void list_end(struct model *m, struct proc *p, const struct vmt_rec *r)
 	struct open_list *l = list_get(p, r->cid, 1);
 	unsigned kind = r->p.list.kind;
 	int incomplete = l->n != r->p.list.n;
+	if (r->flags & VMT_F_FAILED) { /* discarded by the shim (the map changed while it listed) */
+		list_drop(p, l);
+		return;
+	}
 	p->lists[kind]++;
 	if (kind == VMT_LIST_SNAPSHOT) {
 		compare_snapshot(m, p, r, l->v, l->n, incomplete);
+	} else if (bpf_model_owns(p)) {
+		bpf_model_learn_names(m, p, l->v, l->n); /* BPF has the VMAs, the shim their names */
 	} else if (incomplete) {
 		p->lists_incomplete++;
 	} else if (kind == VMT_LIST_SEED) {
@@ -541,6 +555,8 @@ static void model_madvise(struct proc *p, uint64_t a, uint64_t len, int adv)
 /* Apply the modelled effect of a memory call (by syscall number). */
 static void model_call(struct proc *p, long nr, const struct vmt_mem *a, int failed)
 {
+	if (bpf_model_owns(p))
+		return; /* BPF: the kernel's own VMAs, no modelling */
 	if (!p->as)
 		p->as = as_new();
 	switch (nr) {
@@ -599,7 +615,12 @@ static void proc_start(struct model *m, struct proc *p, const struct vmt_rec *r)
 	struct proc *prev = proc_latest(m, p->pid, p);
 	if (r->p.proc.cause == VMT_CAUSE_FORK) {
 		struct pending_fork *f = r->p.proc.fork_id ? pf_find(m, r->p.proc.fork_id) : NULL;
-		if (f) {
+		if (bpf_model_owns(p)) { /* BPF made the child's tree at the fork */
+			if (f) {
+				as_free(f->as);
+				pf_take(m, f);
+			}
+		} else if (f) {
 			p->as = f->as;
 			pf_take(m, f);
 		} else {
@@ -672,11 +693,17 @@ static void visit(const struct vmt_rec *r, size_t idx, void *ctx)
 	if (m->stop_ts && r->ts > m->stop_ts)
 		return;
 	m->last_ts = r->ts;
+	if (r->type >= VMT_BPF_FIRST && r->type <= VMT_BPF_LAST) {
+		bpf_model_rec(m, r); /* BPF records: cli/bpf_model.c */
+		return;
+	}
 	if (r->commit == 0) {
 		collector_rec(m, r);
 		return;
 	}
 	struct proc *p = r->commit < m->nby_stream ? m->by_stream[r->commit] : NULL;
+	if (!p) /* the image BPF already follows, if any */
+		p = bpf_model_claim(m, r->pid, r->commit);
 	if (!p)
 		p = proc_new(m, r->pid, r->commit);
 	p->records++;
@@ -703,7 +730,8 @@ static void visit(const struct vmt_rec *r, size_t idx, void *ctx)
 		break;
 	case VMT_FORK_PRE: {
 		struct pending_fork f = {.id = r->p.fork.fork_id, .vmas = aspace_count(p->as)};
-		f.as = as_dup(p->as, &f.dup_ns);
+		if (!bpf_model_owns(p)) /* else BPF copies the tree at the fork */
+			f.as = as_dup(p->as, &f.dup_ns);
 		VEC_PUSH(m->pf, m->npf, m->pf_cap, f);
 		break;
 	}
@@ -712,7 +740,7 @@ static void visit(const struct vmt_rec *r, size_t idx, void *ctx)
 		struct fork_stat fs = {.ns = r->dur, .vmas = f ? f->vmas : aspace_count(p->as),
 				       .child = r->p.fork.child > 0 ? (uint32_t)r->p.fork.child : 0,
 				       .dup_ns = f ? f->dup_ns : 0};
-		if (!failed)
+		if (!failed && !bpf_model_owns(p)) /* BPF measures the forks it saw */
 			VEC_PUSH(p->forks, p->nforks, p->forks_cap, fs);
 		if (f && failed) {
 			as_free(f->as);
@@ -720,7 +748,7 @@ static void visit(const struct vmt_rec *r, size_t idx, void *ctx)
 		}
 		/* the child may have announced itself (with its side) first */
 		struct proc *ch = fs.child ? proc_latest(m, fs.child, NULL) : NULL;
-		if (!failed && ch && ch->cause == VMT_CAUSE_FORK && ch->announced)
+		if (!failed && !bpf_model_owns(p) && ch && ch->cause == VMT_CAUSE_FORK && ch->announced)
 			p->forks[p->nforks - 1].child_ns = ch->child_ns;
 		break;
 	}
@@ -755,6 +783,8 @@ static void visit(const struct vmt_rec *r, size_t idx, void *ctx)
 		model_call(p, (long)a->extra, a, failed);
 		break;
 	case VMT_UNMAP_RANGE:
+		if (bpf_model_owns(p))
+			break;
 		if (!p->as)
 			p->as = as_new();
 		as_erase(p->as, PGDOWN(a->a0), PGUP(a->a0 + a->a1));
@@ -785,6 +815,7 @@ void model_run(struct model *m)
 
 void model_free(struct model *m)
 {
+	bpf_model_free(m);
 	for (size_t i = 0; i < m->nprocs; i++) {
 		struct proc *p = m->procs[i];
 		as_free(p->as);

@@ -100,6 +100,7 @@ struct proc {
 	unsigned nips;
 	struct open_list *open;
 	int announced; /* saw VMT_PROC_START */
+	void *bpf;     /* BPF data (cli/bpf_model.c); set: BPF owns the VMAs */
 	unsigned cause;
 	uint64_t child_ns; /* fork child: its side of the fork latency */
 };
@@ -122,6 +123,7 @@ struct model {
 	uint64_t stop_ts; /* ignore records after this (0: none) */
 	int cmd_exit_seen, cmd_status;
 	uint64_t last_ts;
+	void *bpf; /* BPF state of the trace (cli/bpf_model.c), NULL without BPF */
 };
 
 void model_init(struct model *m, struct trace *t);

@@ -12,6 +12,7 @@
  * targets never wait for vmatop.
  */
 #include "record.h"
+#include "bpf_source.h"
 #include "source.h"
 #include "trace.h"
 #include "util.h"
@@ -39,7 +40,10 @@ const char record_usage[] =
 	"  -o, --output FILE   trace file (default: vmatop.vmt)\n"
 	"  --stacks[=DEPTH]    record call stacks of DEPTH frames (default 16)\n"
 	"  --ring-slots N      records per process ring, a power of two (default 32768)\n"
-	"  --bpf               also record with the BPF source (when built in)\n"
+	"  --bpf               require BPF (root, or CAP_BPF + CAP_PERFMON); the default is to\n"
+	"                      use it when permitted, and to say which mode vmatop is in\n"
+	"  --no-bpf            shim only\n"
+	"  --lock-threshold T  a record (with user stack) per mmap_lock wait >= T (default 100us)\n"
 	"  Exits with CMD's exit status (128+N when it was killed by signal N).\n";
 
 struct cring {
@@ -317,10 +321,11 @@ int cmd_record(int argc, char **argv)
 {
 	const char *out = "vmatop.vmt";
 	unsigned stacks = 0;
-	int use_bpf = 0;
+	struct bpf_record_cfg bcfg = {.mode = BPF_AUTO};
 	static const struct option opts[] = {
 		{"output", required_argument, NULL, 'o'}, {"stacks", optional_argument, NULL, 's'},
 		{"ring-slots", required_argument, NULL, 'r'}, {"bpf", no_argument, NULL, 'b'},
+		{"no-bpf", no_argument, NULL, 'B'}, {"lock-threshold", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'}, {0}};
 	int c;
 	optind = 1;
@@ -357,8 +362,21 @@ int cmd_record(int argc, char **argv)
 			break;
 		}
 		case 'b':
-			use_bpf = 1;
+			bcfg.mode = BPF_REQUIRE;
 			break;
+		case 'B':
+			bcfg.mode = BPF_OFF;
+			break;
+		case 'L': {
+			int64_t t = parse_duration(optarg);
+			if (t < 0) {
+				fprintf(stderr, "vmatop: --lock-threshold=%s: not a duration (100us, 1ms)\n%s",
+					optarg, record_usage);
+				return EXIT_USAGE;
+			}
+			bcfg.lock_threshold_ns = (uint64_t)t;
+			break;
+		}
 		case 'h':
 			fputs(record_usage, stdout);
 			return 0;
@@ -371,12 +389,8 @@ int cmd_record(int argc, char **argv)
 		fprintf(stderr, "vmatop record: no command given\n%s", record_usage);
 		return EXIT_USAGE;
 	}
-	const struct rec_source *bpf = NULL;
-	if (use_bpf) {
-		bpf = vmatop_bpf_source ? vmatop_bpf_source() : NULL;
-		if (!bpf)
-			diex(EXIT_USAGE, "--bpf: this vmatop was built without the BPF source");
-	}
+	bpf_source_config(&bcfg);
+	const struct rec_source *bpf = bpf_source_for_record(); /* says the mode; --bpf: or exit */
 	char shim[PATH_MAX];
 	if (find_shim(shim, sizeof(shim)) < 0)
 		diex(EXIT_FAIL, "cannot find libvmatop.so next to vmatop or in ../lib "
@@ -422,6 +436,10 @@ int cmd_record(int argc, char **argv)
 	}
 	close(sync[0]);
 	if (bpf && bpf->start && (rc = bpf->start(&s, child)) < 0) {
+		if (bcfg.mode == BPF_REQUIRE) {
+			kill(child, SIGKILL);
+			diex(EXIT_FAIL, "--bpf: the BPF source did not start (%s)", strerror(-rc));
+		}
 		warnx_("bpf source: %s; recording with the shim only", strerror(-rc));
 		bpf = NULL;
 	}

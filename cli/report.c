@@ -6,6 +6,7 @@
  * call, inside a libc call, discovered), snapshots, and the top call sites
  * creating VMAs when stacks were recorded.
  */
+#include "bpf_model.h"
 #include "commands.h"
 #include "model.h"
 #include "symbolize.h"
@@ -86,8 +87,48 @@ static void fork_lat(const struct proc *p, struct lat *l, struct lat *cl)
 	free(c);
 }
 
+/*
+ * Exec generations: a pid that exec'd has one process entry per image. An
+ * image's generation is 0 for the first image of the pid, n + 1 after an image
+ * of generation n was replaced by exec (model: execed); gen[i] and the
+ * number of images of its pid, ngen[i], per m->procs[i].
+ */
+struct gen_idx {
+	uint32_t pid;
+	size_t i;
+};
+
+static int cmp_gen_idx(const void *a, const void *b)
+{
+	const struct gen_idx *x = a, *y = b;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void exec_generations(const struct model *m, unsigned *gen, unsigned *ngen)
+{
+	struct gen_idx *v = xmalloc((m->nprocs ? m->nprocs : 1) * sizeof(*v));
+	for (size_t i = 0; i < m->nprocs; i++)
+		v[i] = (struct gen_idx){m->procs[i]->pid, i};
+	qsort(v, m->nprocs, sizeof(*v), cmp_gen_idx);
+	size_t chain = 0; /* first entry of the current exec chain in v */
+	for (size_t k = 0; k < m->nprocs; k++) {
+		int cont = k && v[k - 1].pid == v[k].pid && m->procs[v[k - 1].i]->execed;
+		if (!cont)
+			chain = k;
+		gen[v[k].i] = (unsigned)(k - chain);
+		for (size_t j = chain; j <= k; j++)
+			ngen[v[j].i] = (unsigned)(k - chain + 1);
+	}
+	free(v);
+}
+
 static void report_json(struct model *m, FILE *f)
 {
+	unsigned *gen = xmalloc((m->nprocs + 1) * sizeof(*gen));
+	unsigned *ngen = xmalloc((m->nprocs + 1) * sizeof(*ngen));
+	exec_generations(m, gen, ngen);
 	fprintf(f, "{\"trace\": ");
 	json_str(f, m->t->path);
 	fprintf(f, ", \"complete\": %s, \"records\": %zu, \"processes\": [", m->t->complete ? "true" : "false",
@@ -101,6 +142,8 @@ static void report_json(struct model *m, FILE *f)
 		json_str(f, p->comm);
 		fprintf(f, ", \"cmd\": ");
 		json_str(f, trace_str(m->t, p->cmd));
+		/* exec generation of this image of pid, and how many images pid had */
+		fprintf(f, ", \"exec_gen\": %u, \"exec_gens\": %u", gen[i], ngen[i]);
 		fprintf(f,
 			", \"vmas\": %zu, \"peak_vmas\": %zu, \"lost\": %llu, \"records\": %llu, "
 			"\"forks\": {\"count\": %zu, \"p50_ns\": %llu, \"p90_ns\": %llu, \"p99_ns\": "
@@ -111,7 +154,9 @@ static void report_json(struct model *m, FILE *f)
 			(unsigned long long)l.max, (unsigned long long)cl.p50);
 		for (size_t k = 0; k < p->nforks; k++)
 			fprintf(f, "%s%zu", k ? ", " : "", p->forks[k].vmas);
-		fprintf(f, "]}, \"spawns\": {\"count\": %zu, \"p50_ns\": %llu, \"max_ns\": %llu}",
+		fprintf(f, "]");
+		bpf_report_json_forks(m, p, f);
+		fprintf(f, "}, \"spawns\": {\"count\": %zu, \"p50_ns\": %llu, \"max_ns\": %llu}",
 			sp.n, (unsigned long long)sp.p50, (unsigned long long)sp.max);
 		fprintf(f, ", \"by_type\": {");
 		int first = 1;
@@ -127,14 +172,18 @@ static void report_json(struct model *m, FILE *f)
 			"}, \"vma_changes\": {\"observed\": %llu, \"indirect\": %llu, "
 			"\"discovered\": %llu}, \"incomplete_lists\": %llu, \"snapshots\": %zu, "
 			"\"mismatches\": %zu, \"exit_status\": %d, \"killed_by_signal\": %d, "
-			"\"execed\": %s}",
+			"\"execed\": %s",
 			(unsigned long long)p->changed[VMT_LIST_OBSERVE],
 			(unsigned long long)p->changed[VMT_LIST_INDIRECT],
 			(unsigned long long)p->changed[VMT_LIST_DISCOVER],
 			(unsigned long long)p->lists_incomplete, p->nsnaps, total_mismatches(p),
 			p->exit_status, p->killed_sig, p->execed ? "true" : "false");
+		bpf_report_json_proc(m, p, f);
+		fputc('}', f);
 	}
 	fprintf(f, "\n]}\n");
+	free(gen);
+	free(ngen);
 }
 
 static void report_text(struct model *m, FILE *f)
@@ -143,15 +192,23 @@ static void report_text(struct model *m, FILE *f)
 	char b1[32], b2[32], b3[32], b4[32], b5[32];
 	fprintf(f, "vmatop report: %s: %zu processes, %zu records, %s%s\n", m->t->path, m->nprocs,
 		m->t->nrec, fmt_ns(dur, b1), m->t->complete ? "" : " (incomplete trace)");
+	bpf_report_header(m, f);
+	unsigned *gen = xmalloc((m->nprocs + 1) * sizeof(*gen));
+	unsigned *ngen = xmalloc((m->nprocs + 1) * sizeof(*ngen));
+	exec_generations(m, gen, ngen);
 	for (size_t i = 0; i < m->nprocs; i++) {
 		struct proc *p = m->procs[i];
 		const char *cmd = trace_str(m->t, p->cmd);
-		fprintf(f, "\npid %u  ppid %u  %s%s  %s\n", p->pid, p->ppid, p->comm,
+		char img[64] = "";
+		if (ngen[i] > 1)
+			snprintf(img, sizeof(img), "  [image %u of %u%s]", gen[i] + 1, ngen[i],
+				 gen[i] ? ", after exec" : "");
+		fprintf(f, "\npid %u%s  ppid %u  %s%s  %s\n", p->pid, img, p->ppid, p->comm,
 			p->cause == VMT_CAUSE_FORK ? " (fork child)" : "", cmd ? cmd : "");
 		fprintf(f, "  VMAs now %zu, peak %zu; %llu records, %llu lost", aspace_count(p->as),
 			p->peak, (unsigned long long)p->records, (unsigned long long)p->lost);
 		if (p->execed)
-			fprintf(f, "; replaced by exec");
+			fprintf(f, "; replaced by exec (image %u)", gen[i] + 2);
 		else if (p->killed_sig)
 			fprintf(f, "; killed by signal %d", p->killed_sig);
 		else if (p->exited || p->has_exit)
@@ -178,8 +235,8 @@ static void report_text(struct model *m, FILE *f)
 		}
 		if (p->nspawns) {
 			struct lat sp = lat_of(p->spawns, p->nspawns);
-			fprintf(f, "  posix_spawn %zu: p50 %s  max %s\n", sp.n, fmt_ns(sp.p50, b1),
-				fmt_ns(sp.max, b2));
+			fprintf(f, "  spawns %zu (posix_spawn, vfork; time the parent waited): p50 %s  max %s\n",
+				sp.n, fmt_ns(sp.p50, b1), fmt_ns(sp.max, b2));
 		}
 		fprintf(f, "  VMA changes: %llu observed through calls, %llu inside libc calls, %llu "
 			   "discovered",
@@ -192,6 +249,7 @@ static void report_text(struct model *m, FILE *f)
 		if (p->nsnaps)
 			fprintf(f, "  snapshots %zu, mismatches %zu (see vmatop verify)\n", p->nsnaps,
 				total_mismatches(p));
+		bpf_report_text(m, p, f); /* fork split, mmap_lock, waiting stacks */
 		if (p->nsites) {
 			qsort(p->sites, p->nsites, sizeof(*p->sites), cmp_site);
 			struct symbolizer *sy = sym_new(m, p);
@@ -207,6 +265,8 @@ static void report_text(struct model *m, FILE *f)
 			sym_free(sy);
 		}
 	}
+	free(gen);
+	free(ngen);
 }
 
 int cmd_report(int argc, char **argv)

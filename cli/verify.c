@@ -5,6 +5,7 @@
  * mismatch is printed as the kernel's and the mirror's maps lines. Exit 0
  * only when every snapshot matches, 1 otherwise, 2 for a bad trace.
  */
+#include "bpf_model.h"
 #include "commands.h"
 #include "model.h"
 #include "trace.h"
@@ -16,8 +17,8 @@
 
 const char verify_usage[] =
 	"usage: vmatop verify FILE\n"
-	"  Compare the mirror with every /proc/PID/maps snapshot in the trace; exit 0 when all "
-	"match.\n";
+	"  Compare the mirror with every /proc/PID/maps snapshot in the trace, and (BPF traces)\n"
+	"  with mm->map_count after every BPF record; exit 0 when all match.\n";
 
 static const char *cause_name(unsigned c)
 {
@@ -52,11 +53,15 @@ int cmd_verify(int argc, char **argv)
 	model_init(&m, &t);
 	model_run(&m);
 	size_t snaps = 0, bad = 0, incomplete = 0, procs = 0;
+	uint64_t bpf_checks = 0, bpf_bad = 0; /* map_count after BPF records */
 	for (size_t i = 0; i < m.nprocs; i++) {
 		struct proc *p = m.procs[i];
 		if (!p->announced)
 			continue;
 		procs++;
+		uint64_t pc;
+		bpf_bad += bpf_verify_proc(&m, p, stdout, &pc);
+		bpf_checks += pc;
 		if (!p->nsnaps) {
 			printf("pid %u (%s): %zu VMAs mirrored, no snapshot (%s)\n", p->pid, p->comm,
 			       aspace_count(p->as),
@@ -84,8 +89,11 @@ int cmd_verify(int argc, char **argv)
 			       (unsigned long long)p->lost);
 	}
 	printf("verify: %zu processes, %zu snapshots, %zu mismatches\n", procs, snaps, bad);
-	int rc = (bad || incomplete || !snaps) ? EXIT_FAIL : 0;
-	if (!snaps)
+	if (m.bpf)
+		printf("verify: %llu map_count checks after BPF records, %llu mismatches\n",
+		       (unsigned long long)bpf_checks, (unsigned long long)bpf_bad);
+	int rc = (bad || incomplete || bpf_bad || (!snaps && !bpf_checks)) ? EXIT_FAIL : 0;
+	if (!snaps && !bpf_checks)
 		warnx_("%s: no snapshot to compare with (did the program run under the shim?)", t.path);
 	model_free(&m);
 	trace_close(&t);

@@ -29,10 +29,23 @@ extern void __libc_free(void *);
 #define HEAP_MAX (64ul << 20)
 #define CONSOLIDATE_MIN (64ul << 10)
 
-static inline int m_active(void)
+static inline int m_active(void) { return shim_active(); }
+
+/*
+ * Not recording (in a vfork child, inside fork, or the shim is off): a call
+ * that mapped (a mmapped chunk, the break moved, a thread arena) is noted, so
+ * that whoever resumes lists the whole map (shim_passthrough).
+ */
+static void m_inactive(void *p)
 {
-	return atomic_load_explicit(&S.state, memory_order_relaxed) == SHIM_READY &&
-	       !shim_in_fork;
+	if (!(shim_vfork_child | shim_in_fork))
+		return;
+	extern void *__curbrk;
+	int mapped = (uintptr_t)__curbrk != S.brk_seen;
+	if (p)
+		mapped |= (((size_t *)p)[-1] & (IS_MMAPPED | NON_MAIN_ARENA)) != 0;
+	if (mapped)
+		shim_passthrough();
 }
 
 #define NHEAPS 256
@@ -45,7 +58,7 @@ static void heap_check(uintptr_t heap, int force)
 {
 	size_t mprot = ((size_t *)heap)[3];
 	unsigned i0 = (unsigned)(heap >> 26) & (NHEAPS - 1);
-	int slot = -1;
+	int slot = -1, found = 0;
 	for (unsigned k = 0; k < 8; k++) {
 		unsigned i = (i0 + k) & (NHEAPS - 1);
 		uintptr_t b = atomic_load_explicit(&heaps[i].base, memory_order_relaxed);
@@ -53,6 +66,7 @@ static void heap_check(uintptr_t heap, int force)
 			if (!force && atomic_load_explicit(&heaps[i].mprot, memory_order_relaxed) == mprot)
 				return;
 			slot = (int)i;
+			found = 1;
 			break;
 		}
 		if (b == 0 && slot < 0) {
@@ -63,8 +77,12 @@ static void heap_check(uintptr_t heap, int force)
 	}
 	if (slot >= 0)
 		atomic_store_explicit(&heaps[slot].mprot, mprot, memory_order_relaxed);
-	chg_note(heap, heap + HEAP_MAX);
-	obs_list(shim_cid(), heap, heap + HEAP_MAX, VMT_LIST_INDIRECT, VMT_CAUSE_MALLOC);
+	/* A new heap: glibc mapped twice HEAP_MAX and unmapped what lay outside
+	 * the aligned heap, a change of [heap - HEAP_MAX, heap + 2 HEAP_MAX) at most. */
+	int fresh = slot >= 0 && !found;
+	uintptr_t lo = fresh && heap > HEAP_MAX ? heap - HEAP_MAX : heap;
+	uintptr_t hi = fresh ? heap + 2 * HEAP_MAX : heap + HEAP_MAX;
+	obs_list_unannounced(lo, hi, VMT_LIST_INDIRECT, VMT_CAUSE_MALLOC);
 }
 
 static __thread int m_probed; /* this thread's arena has been looked at */
@@ -91,9 +109,8 @@ static void after_alloc(void *p)
 		if (h & IS_MMAPPED) {
 			uintptr_t chunk = (uintptr_t)p - 16;
 			size_t prev = ((size_t *)p)[-2];
-			chg_note(chunk - prev, chunk + (h & ~7ul));
-			obs_list(shim_cid(), chunk - prev, chunk + (h & ~7ul), VMT_LIST_INDIRECT,
-				 VMT_CAUSE_MALLOC);
+			obs_list_unannounced(chunk - prev, chunk + (h & ~7ul), VMT_LIST_INDIRECT,
+					     VMT_CAUSE_MALLOC);
 		} else if (h & NON_MAIN_ARENA) {
 			heap_check((uintptr_t)p & ~(HEAP_MAX - 1), 0);
 		}
@@ -116,28 +133,40 @@ static struct vmt_rec *unmap_begin(uintptr_t lo, uintptr_t hi, uint64_t *pos)
 	return r;
 }
 
-#define OBSERVE(p)                                                                                 \
+/*
+ * An allocation: the hook is "in progress" for changes.c (a fork meanwhile
+ * lists the whole map in the child: glibc may have mapped inside the call,
+ * and we have not listed it yet) from before the real call to after its
+ * observation.
+ */
+#define ALLOC(call)                                                                                \
 	do {                                                                                       \
-		if (m_active()) {                                                                  \
-			int e_ = errno;                                                            \
-			shim_depth++;                                                              \
-			after_alloc(p);                                                            \
-			shim_depth--;                                                              \
-			errno = e_;                                                                \
+		if (!m_active()) {                                                                 \
+			p = call;                                                                  \
+			m_inactive(p);                                                             \
+			break;                                                                     \
 		}                                                                                  \
+		chg_hook_enter();                                                                  \
+		p = call;                                                                          \
+		int e_ = errno;                                                                    \
+		shim_depth++;                                                                      \
+		after_alloc(p);                                                                    \
+		shim_depth--;                                                                      \
+		chg_hook_leave();                                                                  \
+		errno = e_;                                                                        \
 	} while (0)
 
 SHIM_EXPORT void *malloc(size_t n)
 {
-	void *p = __libc_malloc(n);
-	OBSERVE(p);
+	void *p;
+	ALLOC(__libc_malloc(n));
 	return p;
 }
 
 SHIM_EXPORT void *calloc(size_t a, size_t b)
 {
-	void *p = __libc_calloc(a, b);
-	OBSERVE(p);
+	void *p;
+	ALLOC(__libc_calloc(a, b));
 	return p;
 }
 
@@ -146,9 +175,13 @@ SHIM_EXPORT void free(void *p)
 	if (!p)
 		return;
 	if (!m_active()) {
+		if ((shim_vfork_child | shim_in_fork) && (((size_t *)p)[-1] & IS_MMAPPED))
+			shim_passthrough();
 		__libc_free(p);
+		m_inactive(NULL);
 		return;
 	}
+	chg_hook_enter();
 	size_t h = ((size_t *)p)[-1];
 	uintptr_t lo = 0, hi = 0, heap = 0;
 	if (h & IS_MMAPPED) {
@@ -177,16 +210,25 @@ SHIM_EXPORT void free(void *p)
 	if (!m_probed)
 		probe_arena();
 	shim_depth--;
+	chg_hook_leave();
 	errno = e;
 }
 
 SHIM_EXPORT void *realloc(void *old, size_t n)
 {
-	if (!old || !m_active()) {
-		void *p = __libc_realloc(old, n);
-		OBSERVE(p);
+	void *p;
+	if (!old) {
+		ALLOC(__libc_realloc(old, n));
 		return p;
 	}
+	if (!m_active()) {
+		if ((shim_vfork_child | shim_in_fork) && (((size_t *)old)[-1] & IS_MMAPPED))
+			shim_passthrough();
+		p = __libc_realloc(old, n);
+		m_inactive(p);
+		return p;
+	}
+	chg_hook_enter();
 	size_t h = ((size_t *)old)[-1];
 	uintptr_t lo = 0, hi = 0;
 	if (h & IS_MMAPPED) {
@@ -198,7 +240,7 @@ SHIM_EXPORT void *realloc(void *old, size_t n)
 	if (hi)
 		chg_begin(lo, hi);
 	struct vmt_rec *ur = hi ? unmap_begin(lo, hi, &pos) : NULL;
-	void *p = __libc_realloc(old, n);
+	p = __libc_realloc(old, n);
 	int e = errno;
 	shim_depth++;
 	if (hi)
@@ -210,6 +252,7 @@ SHIM_EXPORT void *realloc(void *old, size_t n)
 	}
 	after_alloc(p);
 	shim_depth--;
+	chg_hook_leave();
 	errno = e;
 	return p;
 }
@@ -226,8 +269,8 @@ SHIM_EXPORT void *reallocarray(void *old, size_t a, size_t b)
 
 SHIM_EXPORT void *memalign(size_t al, size_t n)
 {
-	void *p = __libc_memalign(al, n);
-	OBSERVE(p);
+	void *p;
+	ALLOC(__libc_memalign(al, n));
 	return p;
 }
 
@@ -245,14 +288,12 @@ SHIM_EXPORT int posix_memalign(void **out, size_t al, size_t n)
 	if (al % sizeof(void *) || (al & (al - 1)) || al == 0)
 		return EINVAL;
 	int e = errno;
-	void *p = __libc_memalign(al, n);
-	if (!p) {
-		errno = e;
-		return ENOMEM;
-	}
-	OBSERVE(p);
-	*out = p;
+	void *p;
+	ALLOC(__libc_memalign(al, n));
 	errno = e;
+	if (!p)
+		return ENOMEM;
+	*out = p;
 	return 0;
 }
 

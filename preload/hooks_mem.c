@@ -10,6 +10,13 @@
  * munmap needs no list: removing a range never merges, so vmatop models it
  * exactly. Calls that may have partly applied before failing (mprotect,
  * madvise) are listed even when they fail.
+ *
+ * The hot path: an anonymous private mmap differs from its modelled effect
+ * (a fresh VMA over [ret, ret+len)) only when the kernel merged it with a
+ * neighbour, so its list is deferred (changes.c): taken at this thread's
+ * next hook, or never when that hook is the munmap of exactly that range
+ * (the munmap undoes the merge; the mirror is exact without a list).
+ * Snapshots, fork, exec and exit take deferred lists first.
  */
 #include "shim.h"
 
@@ -21,12 +28,13 @@
 
 static inline int hook_ok(void)
 {
-	int st = atomic_load_explicit(&S.state, memory_order_acquire);
-	if (st == SHIM_OFF) {
+	if (__builtin_expect(atomic_load_explicit(&S.state, memory_order_relaxed) == SHIM_OFF, 0) &&
+	    !shim_vfork_child)
 		shim_init();
-		st = atomic_load_explicit(&S.state, memory_order_acquire);
-	}
-	return st == SHIM_READY && !shim_in_fork;
+	if (shim_active())
+		return 1;
+	shim_passthrough();
+	return 0;
 }
 
 static long raw_ret(long r)
@@ -82,12 +90,11 @@ static int madvise_changes_vma(int adv)
 	}
 }
 
-#define BEGIN_R(lo, hi)                                                                            \
+#define BEGIN_M(lo, hi, is_munmap)                                                                 \
 	struct shim_call c;                                                                        \
-	call_begin(&c);                                                                            \
-	c.clo = (uintptr_t)(lo);                                                                   \
-	c.chi = (uintptr_t)(hi);                                                                   \
+	call_begin(&c, (uintptr_t)(lo), (uintptr_t)(hi), is_munmap);                               \
 	chg_begin(c.clo, c.chi)
+#define BEGIN_R(lo, hi) BEGIN_M(lo, hi, 0)
 #define BEGIN() BEGIN_R(0, ~0ul)
 #define AFTER()                                                                                    \
 	do {                                                                                       \
@@ -106,6 +113,13 @@ static void list_range(uint32_t cid, uintptr_t a, size_t len)
 	obs_list(cid, PAGE_DOWN(a), PAGE_UP(a + len), VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
 }
 
+/* The kernel's VMA differs from the model's fresh one only by merges. */
+static inline int mmap_deferrable(int flags)
+{
+	return (flags & (MAP_ANONYMOUS | MAP_HUGETLB | MAP_GROWSDOWN | MAP_TYPE)) ==
+	       (MAP_ANONYMOUS | MAP_PRIVATE);
+}
+
 static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	int e;
@@ -118,11 +132,14 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 	}
 	AFTER();
 	int ok = r != MAP_FAILED;
+	int defer = ok && !c.nested && mmap_deferrable(flags);
 	call_record_mem(&c, VMT_MMAP, (uintptr_t)addr, len, (unsigned)prot, (unsigned)flags,
 			(uint64_t)(int64_t)fd, (uint64_t)off, ok ? (int64_t)(uintptr_t)r : -1,
-			ok ? 0 : e, 0, ok);
-	if (ok)
-		list_range(c.cid, (uintptr_t)r, len);
+			ok ? 0 : e, 0, ok && !defer);
+	if (defer && !chg_defer(c.clo, c.chi))
+		defer = 0;
+	if (ok && !defer)
+		list_range(call_cid(&c), (uintptr_t)r, len);
 	END();
 	return r;
 }
@@ -147,11 +164,15 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
 	 * freed range (and lists) always comes after it in the ring.
 	 */
 	int e;
-	BEGIN_R(PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len));
+	BEGIN_M(PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len), 1);
+	if (!c.nested && S.stack_depth)
+		call_cid(&c);
 	uint64_t pos;
 	struct vmt_rec *rec = rec_begin(VMT_MUNMAP, c.cid, c.t0, 0, &pos);
 	int r = real_munmap(addr, len);
 	AFTER();
+	if (r && c.exact) /* the mapping is still there: its list after all */
+		obs_list(shim_cid(), c.clo, c.chi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
 	if (rec) {
 		rec->dur = c.dur > 0xffffffffull ? 0xffffffffu : (uint32_t)c.dur;
 		rec->flags = (uint16_t)((c.nested ? VMT_F_INTERNAL : 0) | (r ? VMT_F_FAILED : 0));
@@ -202,7 +223,7 @@ SHIM_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...
 	call_record_mem(&c, VMT_MREMAP, (uintptr_t)old, oldlen, newlen, (unsigned)flags,
 			(uintptr_t)na, 0, ok ? (int64_t)(uintptr_t)r : -1, ok ? 0 : e, 0, ok);
 	if (ok) {
-		list_range(c.cid, (uintptr_t)r, newlen);
+		list_range(call_cid(&c), (uintptr_t)r, newlen);
 		if (flags & 4 /* MREMAP_DONTUNMAP */)
 			obs_list(shim_cid(), PAGE_DOWN(old), PAGE_UP((uintptr_t)old + oldlen),
 				 VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
@@ -226,7 +247,7 @@ static int do_mprotect(uint16_t type, void *addr, size_t len, int prot, int pkey
 	call_record_mem(&c, type, (uintptr_t)addr, len, (unsigned)prot, (uint64_t)(int64_t)pkey, 0,
 			0, r, r ? e : 0, 0, len > 0);
 	if (len > 0)
-		list_range(c.cid, (uintptr_t)addr, len);
+		list_range(call_cid(&c), (uintptr_t)addr, len);
 	END();
 	return r;
 }
@@ -264,7 +285,7 @@ SHIM_EXPORT int madvise(void *addr, size_t len, int advice)
 	call_record_mem(&c, VMT_MADVISE, (uintptr_t)addr, len, (unsigned)advice, 0, 0, 0, r,
 			r ? e : 0, 0, listed);
 	if (listed)
-		list_range(c.cid, (uintptr_t)addr, len);
+		list_range(call_cid(&c), (uintptr_t)addr, len);
 	END();
 	return r;
 }
@@ -311,7 +332,7 @@ SHIM_EXPORT void *shmat(int id, const void *addr, int flg)
 	call_record_mem(&c, VMT_SHMAT, (uint64_t)id, (uintptr_t)addr, (unsigned)flg, 0, 0, 0,
 			ok ? (int64_t)(uintptr_t)r : -1, ok ? 0 : e, 0, ok);
 	if (ok)
-		list_range(c.cid, (uintptr_t)r, 1);
+		list_range(call_cid(&c), (uintptr_t)r, 1);
 	END();
 	return r;
 }
@@ -329,7 +350,7 @@ SHIM_EXPORT int shmdt(const void *addr)
 	call_record_mem(&c, VMT_SHMDT, (uintptr_t)addr, en > s ? en - s : 0, 0, 0, 0, 0, r,
 			r ? e : 0, 0, en > s);
 	if (en > s)
-		obs_list(c.cid, s, en, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+		obs_list(call_cid(&c), s, en, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
 	END();
 	return r;
 }
@@ -337,7 +358,9 @@ SHIM_EXPORT int shmdt(const void *addr)
 /*
  * syscall(): memory syscalls made through glibc's generic wrapper are
  * recorded as VMT_SYSCALL (extra = nr) with the same lists as the named
- * calls; fork-like syscalls go through our fork(); the rest pass through.
+ * calls; fork-like ones (SYS_fork, SYS_clone without CLONE_VM on the same
+ * stack) are made raw and followed like fork (hooks_proc.c); the rest,
+ * SYS_vfork and SYS_clone3 included, pass through unchanged.
  */
 SHIM_EXPORT long syscall(long nr, ...)
 {
@@ -348,9 +371,10 @@ SHIM_EXPORT long syscall(long nr, ...)
 	va_end(ap);
 	int mem = nr == SYS_mmap || nr == SYS_munmap || nr == SYS_mprotect || nr == SYS_mremap ||
 		  nr == SYS_madvise || nr == SYS_brk || nr == SYS_pkey_mprotect;
-	if (nr == SYS_fork || nr == SYS_vfork) {
-		extern pid_t fork(void);
-		return fork();
+	if (nr == SYS_fork || nr == SYS_clone) {
+		long r;
+		if (shim_fork_syscall(nr, a, b, cc, d, ee, &r))
+			return r;
 	}
 	if (!mem || !hook_ok())
 		return raw_ret(shim_raw_syscall(nr, a, b, cc, d, ee, f));
@@ -366,9 +390,9 @@ SHIM_EXPORT long syscall(long nr, ...)
 			(uint64_t)ee, (uint64_t)f, r, ok ? 0 : e, (uint32_t)nr, listed && nr != SYS_brk);
 	if (listed) {
 		if (nr == SYS_mmap)
-			list_range(c.cid, (uintptr_t)r, (size_t)b);
+			list_range(call_cid(&c), (uintptr_t)r, (size_t)b);
 		else if (nr == SYS_mremap)
-			list_range(c.cid, (uintptr_t)r, (size_t)cc);
+			list_range(call_cid(&c), (uintptr_t)r, (size_t)cc);
 		else if (nr == SYS_brk) {
 			uintptr_t old = S.brk_seen, cur = (uintptr_t)r;
 			if (old && cur != old) {
@@ -377,7 +401,7 @@ SHIM_EXPORT long syscall(long nr, ...)
 					 VMT_CAUSE_BRK);
 			}
 		} else
-			list_range(c.cid, (uintptr_t)a, (size_t)b);
+			list_range(call_cid(&c), (uintptr_t)a, (size_t)b);
 	}
 	END();
 	return r;

@@ -1,18 +1,16 @@
 /*
- * hooks_proc.c - interposed process calls: fork, vfork, _Fork,
- * posix_spawn[p], the exec family, exit/_exit/_Exit, dlopen/dlmopen/dlclose,
- * pthread_create/join/exit, setlocale.
+ * hooks_proc.c - interposed process calls: fork, vfork, _Fork, clone,
+ * fork-like syscall()s, posix_spawn[p], the exec family, exit/_exit/_Exit,
+ * dlopen/dlmopen/dlclose, pthread_create/join/exit, setlocale, sem_open.
  *
  * Owns fork following (VMT_FORK_PRE before the real fork, VMT_FORK after it
  * with the latency; the child makes its own ring and announces itself with
- * VMT_PROC_START {cause FORK, fork id}), the exec snapshot and environment
- * re-injection, the thread-stack table (stacks glibc maps for threads and
- * may unmap later from its cache) and the checkpoints that find changes no
- * call shows (main stack growth, program break).
- *
- * vfork is run as fork: a vfork child shares the parent's memory, and any
- * shim work in it would write the parent's state. A fork child is
- * indistinguishable for a correct vfork user (exec or _exit only).
+ * VMT_PROC_START {cause FORK, fork id}), real vfork (an assembly trampoline;
+ * the child changes nothing of the shim, see "vfork" below), the exec
+ * snapshot and environment re-injection, the thread-stack table (stacks
+ * glibc maps for threads and may unmap later from its cache) and the
+ * checkpoints that find changes no call shows (main stack growth, program
+ * break).
  */
 #include "shim.h"
 
@@ -33,14 +31,34 @@ extern char **environ;
 extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);
 
+/* Records in this thread now, outside the shim (no marks: exec, exit, spawn, vfork). */
+static inline int proc_active(void)
+{
+	if (atomic_load_explicit(&S.state, memory_order_relaxed) == SHIM_OFF && !shim_vfork_child)
+		shim_init();
+	return shim_active() && shim_depth == 0;
+}
+
+/* The same for hooks that may change VMAs (a vfork child's call is noted). */
 static inline int hook_ok(void)
 {
-	int st = atomic_load_explicit(&S.state, memory_order_acquire);
-	if (st == SHIM_OFF) {
-		shim_init();
-		st = atomic_load_explicit(&S.state, memory_order_acquire);
-	}
-	return st == SHIM_READY && !shim_in_fork && shim_depth == 0;
+	if (proc_active())
+		return 1;
+	shim_passthrough();
+	return 0;
+}
+
+/* Inside the shim, in a hook (see changes.c: the fork child's decision). */
+static inline void enter(void)
+{
+	shim_depth++;
+	chg_hook_enter();
+}
+
+static inline void leave(void)
+{
+	chg_hook_leave();
+	shim_depth--;
 }
 
 static void emit_simple(uint16_t type, uint32_t cid, uint64_t ts, uint64_t dur, void (*fill)(struct vmt_rec *, void *),
@@ -80,7 +98,8 @@ static void thread_observe_stack(void)
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0), s, e;
 	if (obs_vma_at(sp, &s, &e) < 0)
 		return;
-	obs_list(shim_cid(), s > PAGE_SZ ? s - PAGE_SZ : s, e, VMT_LIST_INDIRECT, VMT_CAUSE_THREAD);
+	/* glibc maps the stack PROT_NONE, then opens all but the guard (below s) */
+	obs_list_unannounced(s > PAGE_SZ ? s - PAGE_SZ : s, e, VMT_LIST_INDIRECT, VMT_CAUSE_THREAD);
 	my_stack_lo = s;
 	ts_lock();
 	int freei = -1, found = 0;
@@ -134,8 +153,8 @@ void threads_check_retired(void)
 	}
 	ts_unlock();
 	for (int i = 0; i < n; i++)
-		obs_list(shim_cid(), todo[i][0] > PAGE_SZ ? todo[i][0] - PAGE_SZ : todo[i][0],
-			 todo[i][1], VMT_LIST_INDIRECT, VMT_CAUSE_THREAD);
+		obs_list_unannounced(todo[i][0] > PAGE_SZ ? todo[i][0] - PAGE_SZ : todo[i][0],
+				     todo[i][1], VMT_LIST_INDIRECT, VMT_CAUSE_THREAD);
 }
 
 void shim_checkpoint(void)
@@ -150,6 +169,11 @@ struct tramp {
 	void *arg;
 };
 
+/*
+ * A new thread: its stack (mapped by glibc in pthread_create) is counted as
+ * unlisted until the thread lists it here (a fork meanwhile lists the whole
+ * map in the child).
+ */
 static void *tramp_start(void *p)
 {
 	struct tramp t = *(struct tramp *)p;
@@ -157,13 +181,14 @@ static void *tramp_start(void *p)
 	 * thread's arena (a new heap mapping) inside it. Probe it. */
 	__libc_free(p);
 	if (shim_active()) {
-		shim_depth++;
+		enter();
 		thread_observe_stack();
 		void *probe = __libc_malloc(32);
 		malloc_observe(probe);
 		__libc_free(probe);
-		shim_depth--;
+		leave();
 	}
+	chg_unlisted_stack(-1);
 	void *ret = t.fn(t.arg);
 	thread_retire();
 	return ret;
@@ -181,13 +206,17 @@ SHIM_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *
 		return R.pthread_create(th, attr, fn, arg);
 	t->fn = fn;
 	t->arg = arg;
+	enter();
+	obs_flush(0);
+	chg_unlisted_stack(1);
 	int r = R.pthread_create(th, attr, tramp_start, t);
-	if (r)
-		__libc_free(t);
 	int e = errno;
-	shim_depth++;
+	if (r) {
+		chg_unlisted_stack(-1);
+		__libc_free(t);
+	}
 	threads_check_retired();
-	shim_depth--;
+	leave();
 	errno = e;
 	return r;
 }
@@ -199,9 +228,9 @@ SHIM_EXPORT int pthread_join(pthread_t th, void **ret)
 	int r = R.pthread_join(th, ret);
 	if (hook_ok()) {
 		int e = errno;
-		shim_depth++;
+		enter();
 		threads_check_retired();
-		shim_depth--;
+		leave();
 		errno = e;
 	}
 	return r;
@@ -238,7 +267,7 @@ static void fill_fork(struct vmt_rec *r, void *a)
 
 static pid_t real_fork_kind(unsigned kind)
 {
-	if (kind == 2 && R._Fork)
+	if (kind == VMT_FORK_KIND_FORK_NOATFORK && R._Fork)
 		return R._Fork();
 	if (R.fork)
 		return R.fork();
@@ -250,63 +279,324 @@ static pid_t real_fork_kind(unsigned kind)
 	return (pid_t)r;
 }
 
+__thread int shim_fork_dirty; /* a hook passed through while inside fork */
+
+/* Locks a thread may have held when the process forked. */
+void shim_fork_child_reset(void) { atomic_store(&tstack_lock, 0); }
+
+/*
+ * The child side of every fork the shim handled: own ring, announce (fork
+ * id: vmatop gives it the copy of the parent's mirror made at VMT_FORK_PRE,
+ * ring position pre_pos, or ~0 when there was none), then list again what
+ * that copy may not show (changes.c, chg_fork_child): the deferred ranges of
+ * other threads, or the whole map when other threads may have changed VMAs
+ * around the fork. Stacks of threads that ended in the meantime: checked.
+ */
+static void fork_child(uint64_t fid, uint64_t t0, pid_t ppid, uint64_t pre_pos)
+{
+	uintptr_t r[16][2];
+	int n = 0;
+	shim_fork_child_reset();
+	int full = chg_fork_child(pre_pos, r, 16, &n) || shim_fork_dirty;
+	shim_fork_dirty = 0;
+	shim_after_fork_child(fid, t0, ppid);
+	if (atomic_load_explicit(&S.state, memory_order_acquire) != SHIM_READY)
+		return;
+	if (full) {
+		obs_maps_list(shim_cid(), VMT_LIST_DISCOVER, VMT_CAUSE_FORK, NULL);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		obs_list(shim_cid(), r[i][0], r[i][1], VMT_LIST_DISCOVER, VMT_CAUSE_FORK);
+	threads_check_retired();
+}
+
+/* Parent, before a fork the shim follows: VMT_FORK_PRE. Returns its ring position. */
+static uint64_t fork_pre(uint32_t cid, struct fork_arg *fa)
+{
+	obs_flush(1); /* deferred lists (all threads') go into the copy */
+	shim_checkpoint();
+	fa->fid = ((uint64_t)(uint32_t)S.pid << 32) | (atomic_fetch_add(&S.fork_seq, 1) + 1);
+	fa->gen = atomic_load_explicit(&S.gen, memory_order_acquire);
+	uint64_t pos;
+	struct vmt_rec *r = rec_begin(VMT_FORK_PRE, cid, 0, 1, &pos);
+	if (!r)
+		return ~0ull;
+	fill_fork(r, fa);
+	rec_commit(r, pos);
+	return pos;
+}
+
+/* Parent, after: VMT_FORK with the latency (and the whole map if a hook ran inside fork). */
+static void fork_post(uint32_t cid, struct fork_arg *fa, pid_t p, int e, uint64_t t0, uint64_t t1)
+{
+	fa->child = p;
+	fa->err = p < 0 ? e : 0;
+	emit_simple(VMT_FORK, cid, t0, t1 - t0, fill_fork, fa);
+	if (S.stack_depth)
+		stacks_emit(cid, t0);
+	if (shim_fork_dirty) { /* an atfork handler mapped: nothing recorded it */
+		shim_fork_dirty = 0;
+		obs_maps_list(shim_cid(), VMT_LIST_DISCOVER, VMT_CAUSE_FORK, NULL);
+	}
+}
+
 static pid_t do_fork(unsigned kind)
 {
 	if (!R.fork)
 		shim_resolve();
 	if (!hook_ok())
 		return real_fork_kind(kind);
-	shim_depth++;
-	shim_checkpoint();
+	enter();
 	uint32_t cid = shim_cid();
-	uint64_t fid = ((uint64_t)(uint32_t)S.pid << 32) |
-		       (atomic_fetch_add(&S.fork_seq, 1) + 1);
-	struct fork_arg fa = {.fid = fid, .child = 0, .kind = kind,
-			      .gen = atomic_load_explicit(&S.gen, memory_order_acquire)};
-	emit_simple(VMT_FORK_PRE, cid, 0, 0, fill_fork, &fa);
+	struct fork_arg fa = {.kind = kind};
+	uint64_t pre = fork_pre(cid, &fa);
 	pid_t ppid = S.pid;
+	shim_fork_dirty = 0;
 	uint64_t t0 = shim_now();
 	shim_in_fork = 1;
 	pid_t p = real_fork_kind(kind);
 	int e = errno;
 	uint64_t t1 = shim_now();
 	shim_in_fork = 0;
-	if (p == 0) {
-		atomic_store(&tstack_lock, 0);
-		int busy = chg_after_fork();
-		shim_after_fork_child(fid, t0, ppid);
-		/* Another thread changed VMAs between VMT_FORK_PRE (where vmatop
-		 * copies the parent's mirror) and the fork: look again, whole. */
-		if (busy || atomic_load(&S.gen) != fa.gen)
-			obs_maps_list(shim_cid(), VMT_LIST_DISCOVER, VMT_CAUSE_FORK, NULL);
-		shim_depth--;
-		errno = e;
-		return 0;
-	}
-	fa.child = p;
-	fa.err = p < 0 ? e : 0;
-	emit_simple(VMT_FORK, cid, t0, t1 - t0, fill_fork, &fa);
-	if (S.stack_depth)
-		stacks_emit(cid, t0);
-	shim_depth--;
+	if (p == 0)
+		fork_child(fa.fid, t0, ppid, pre);
+	else
+		fork_post(cid, &fa, p, e, t0, t1);
+	leave();
 	errno = e;
 	return p;
 }
 
-SHIM_EXPORT pid_t fork(void) { return do_fork(0); }
-SHIM_EXPORT pid_t vfork(void) { return do_fork(1); }
-SHIM_EXPORT pid_t _Fork(void) { return do_fork(2); }
+SHIM_EXPORT pid_t fork(void) { return do_fork(VMT_FORK_KIND_FORK); }
+SHIM_EXPORT pid_t _Fork(void) { return do_fork(VMT_FORK_KIND_FORK_NOATFORK); }
 
-/* A fork we did not see (glibc-internal, e.g. daemon()): make the child's ring. */
+/*
+ * fork-like raw syscalls through glibc's syscall(): SYS_fork, and SYS_clone
+ * without CLONE_VM on the same stack (the child returns like a fork child).
+ * Followed like fork(). Returns 1 and *ret when it made the call. Other
+ * clones (CLONE_VM, a new stack, clone3) pass through; a child with its own
+ * memory is adopted at its first hook (shim_adopt).
+ */
+int shim_fork_syscall(long nr, long a, long b, long c, long d, long e, long *ret)
+{
+	int like = nr == SYS_fork ||
+		   (nr == SYS_clone && !(a & (CLONE_VM | CLONE_VFORK | CLONE_THREAD | CLONE_SETTLS)) && !b);
+	if (!like || !hook_ok())
+		return 0;
+	enter();
+	uint32_t cid = shim_cid();
+	struct fork_arg fa = {.kind = VMT_FORK_KIND_SYSCALL};
+	uint64_t pre = fork_pre(cid, &fa);
+	pid_t ppid = S.pid;
+	uint64_t t0 = shim_now();
+	long r = shim_raw_syscall(nr, a, b, c, d, e, 0);
+	uint64_t t1 = shim_now();
+	if (r == 0) {
+		fork_child(fa.fid, t0, ppid, pre);
+	} else {
+		int err = r < 0 && r > -4096 ? (int)-r : 0;
+		fork_post(cid, &fa, err ? -1 : (pid_t)r, err, t0, t1);
+	}
+	leave();
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		r = -1;
+	}
+	*ret = r;
+	return 1;
+}
+
+/*
+ * glibc's clone(). Without CLONE_VM (and CLONE_SETTLS) the child has its own
+ * copy of memory: followed like fork, the child's side runs first on its new
+ * stack (clone_child). CLONE_VM|CLONE_VFORK without CLONE_SETTLS (how
+ * posix_spawn-like code uses clone): the child shares our memory and this
+ * thread's TLS while we wait, like vfork (below). Other CLONE_VM children
+ * (threads and the like) pass through: they share the address space.
+ */
+struct clone_arg {
+	int (*fn)(void *);
+	void *arg;
+	uint64_t fid, t0, pre;
+	pid_t ppid;
+	int vm;
+};
+
+static int clone_child(void *p)
+{
+	struct clone_arg a = *(struct clone_arg *)p; /* our copy of the parent's frame */
+	if (a.vm) {
+		shim_vfork_child = 1;
+		return a.fn(a.arg);
+	}
+	/* never returns into clone(): undo what the parent's copy had on */
+	shim_in_fork = 0;
+	fork_child(a.fid, a.t0, a.ppid, a.pre);
+	chg_hook_leave();
+	shim_depth = 0;
+	return a.fn(a.arg);
+}
+
+static void vfork_done(uint64_t t0, long ret, int err, unsigned kind);
+
+SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	void *ptid = va_arg(ap, void *), *tls = va_arg(ap, void *), *ctid = va_arg(ap, void *);
+	va_end(ap);
+	if (!R.clone)
+		shim_resolve();
+	int follow = !(flags & (CLONE_VM | CLONE_SETTLS)) && fn;
+	int vforklike = (flags & (CLONE_VM | CLONE_VFORK)) == (CLONE_VM | CLONE_VFORK) &&
+			!(flags & (CLONE_SETTLS | CLONE_THREAD)) && fn && !shim_vfork_child;
+	if (!R.clone || (!follow && !vforklike) || !proc_active())
+		return R.clone ? R.clone(fn, stack, flags, arg, ptid, tls, ctid) : (errno = ENOSYS, -1);
+	struct clone_arg ca = {.fn = fn, .arg = arg, .vm = vforklike};
+	if (vforklike) {
+		ca.t0 = shim_now();
+		int r = R.clone(clone_child, stack, flags, &ca, ptid, tls, ctid);
+		int e = errno;
+		shim_vfork_child = 0; /* the child set it in our TLS */
+		vfork_done(ca.t0, r, r < 0 ? e : 0, VMT_SPAWN_KIND_CLONE_VFORK);
+		errno = e;
+		return r;
+	}
+	enter();
+	uint32_t cid = shim_cid();
+	struct fork_arg fa = {.kind = VMT_FORK_KIND_CLONE};
+	ca.pre = fork_pre(cid, &fa);
+	ca.fid = fa.fid;
+	ca.ppid = S.pid;
+	ca.t0 = shim_now();
+	shim_in_fork = 1;
+	int r = R.clone(clone_child, stack, flags, &ca, ptid, tls, ctid);
+	int e = errno;
+	uint64_t t1 = shim_now();
+	shim_in_fork = 0;
+	fork_post(cid, &fa, r, e, ca.t0, t1);
+	leave();
+	errno = e;
+	return r;
+}
+
+/*
+ * vfork: the child borrows our memory, TLS included, until it execs or
+ * exits, and we wait. A C wrapper cannot call the vfork syscall (the child
+ * would return through the wrapper's frame, which the parent needs after),
+ * so vfork is the assembly below, as glibc's is: the return address is
+ * popped into %rdi, which the kernel keeps across the syscall, and pushed
+ * back afterwards. Around it two plain C calls, each on a fresh frame:
+ * shim_vfork_pre (parent, before; returns a token kept in %rsi) and
+ * shim_vfork_post (both sides, after). The child only sets the per-thread
+ * flag shim_vfork_child: with it every hook is a plain call (nothing of the
+ * shim changes; a mapping call sets shim_vfork_dirty), exec still re-injects
+ * the environment, so the new image's shim announces itself (ppid = us). The
+ * parent, resumed, clears the flag and records VMT_SPAWN {kind vfork,
+ * child, latency = how long we were suspended}, and lists its whole map if
+ * the child called a mapping hook.
+ */
+#define VFORK_NESTED 1ull /* token: already a vfork child (the flag stays) */
+#define VFORK_OFF 2ull	  /* token: the shim does not record */
+
+SHIM_HIDDEN __attribute__((used)) uint64_t shim_vfork_pre(void)
+{
+	if (shim_vfork_child)
+		return VFORK_NESTED;
+	if (!proc_active())
+		return VFORK_OFF;
+	uint64_t t = shim_now();
+	return t > VFORK_OFF ? t : VFORK_OFF + 1;
+}
+
+SHIM_HIDDEN __attribute__((used)) long shim_vfork_post(long ret, uint64_t token)
+{
+	if (ret == 0) { /* the child */
+		shim_vfork_child = 1;
+		return 0;
+	}
+	int e = errno;
+	if (ret < 0 && ret > -4096) {
+		e = (int)-ret;
+		ret = -1;
+	}
+	if (token != VFORK_NESTED) {
+		shim_vfork_child = 0;
+		if (token != VFORK_OFF)
+			vfork_done(token, ret, ret < 0 ? e : 0, VMT_SPAWN_KIND_VFORK);
+		else
+			shim_vfork_dirty = 0;
+	}
+	errno = e;
+	return ret;
+}
+
+/* Parent of a vfork (or vfork-like clone), resumed: the record, and the map if the child mapped. */
+static void vfork_done(uint64_t t0, long ret, int err, unsigned kind)
+{
+	uint64_t t1 = shim_now();
+	int dirty = shim_vfork_dirty;
+	shim_vfork_dirty = 0;
+	if (!shim_active())
+		return;
+	enter();
+	uint32_t cid = shim_cid();
+	struct fork_arg a = {.child = ret, .err = err, .kind = kind};
+	emit_simple(VMT_SPAWN, cid, t0, t1 - t0, fill_fork, &a);
+	if (S.stack_depth)
+		stacks_emit(cid, t0);
+	if (dirty)
+		obs_maps_list(shim_cid(), VMT_LIST_DISCOVER, VMT_CAUSE_FORK, NULL);
+	leave();
+}
+
+#if defined(__x86_64__)
+__asm__(".text\n"
+	".globl vfork\n"
+	".type vfork, @function\n"
+	".globl __vfork\n"
+	".type __vfork, @function\n"
+	".p2align 4\n"
+	"vfork:\n"
+	"__vfork:\n"
+	".cfi_startproc\n"
+	"	subq $8, %rsp\n"
+	".cfi_adjust_cfa_offset 8\n"
+	"	call shim_vfork_pre\n"
+	"	addq $8, %rsp\n"
+	".cfi_adjust_cfa_offset -8\n"
+	"	movq %rax, %rsi\n" /* token: survives the syscall */
+	"	popq %rdi\n"	   /* return address: survives the syscall */
+	".cfi_adjust_cfa_offset -8\n"
+	".cfi_register %rip, %rdi\n"
+	"	movl $58, %eax\n" /* SYS_vfork */
+	"	syscall\n"
+	"	pushq %rdi\n"
+	".cfi_adjust_cfa_offset 8\n"
+	".cfi_rel_offset %rip, 0\n"
+	"	subq $8, %rsp\n"
+	".cfi_adjust_cfa_offset 8\n"
+	"	movq %rax, %rdi\n"
+	"	call shim_vfork_post\n"
+	"	addq $8, %rsp\n"
+	".cfi_adjust_cfa_offset -8\n"
+	"	ret\n"
+	".cfi_endproc\n"
+	".size vfork, .-vfork\n"
+	".size __vfork, .-__vfork\n");
+#else
+#error "libvmatop.so: vfork trampoline for x86_64 only"
+#endif
+
+/* A fork we did not see (glibc-internal, e.g. daemon()): the child's ring and whole map. */
 static void atfork_child(void)
 {
-	if (shim_in_fork || atomic_load(&S.state) != SHIM_READY)
+	if (shim_in_fork || shim_vfork_child || atomic_load(&S.state) != SHIM_READY)
 		return;
-	atomic_store(&tstack_lock, 0);
-	chg_after_fork();
 	pid_t ppid = S.pid;
 	shim_depth++;
-	shim_after_fork_child(0, shim_now(), ppid);
+	fork_child(0, shim_now(), ppid, ~0ull);
 	shim_depth--;
 }
 
@@ -392,14 +682,14 @@ static int do_exec(int how, int dirfd, const char *path, char *const argv[], cha
 {
 	if (!R.execve)
 		shim_resolve();
-	int active = hook_ok();
+	int active = proc_active(); /* a vfork child only re-injects the environment */
 	char *fixed[env_count(envp) + 4];
 	char ldp[1200], dirv[600];
 	char *const *env = env_fix(envp, fixed, ldp, sizeof(ldp), dirv, sizeof(dirv));
 	struct exec_arg xa = {0};
 	uint32_t cid = 0;
 	if (active) {
-		shim_depth++;
+		enter();
 		shim_checkpoint();
 		obs_snapshot(VMT_CAUSE_EXEC, "exec");
 		cid = shim_cid();
@@ -426,7 +716,7 @@ static int do_exec(int how, int dirfd, const char *path, char *const argv[], cha
 	if (active) {
 		xa.err = e;
 		emit_simple(VMT_EXEC_FAIL, cid, 0, 0, fill_exec, &xa);
-		shim_depth--;
+		leave();
 	}
 	errno = e;
 	return r;
@@ -496,21 +786,22 @@ static int do_spawn(int path_search, pid_t *pid, const char *path,
 	char *fixed[env_count(envp) + 4];
 	char ldp[1200], dirv[600];
 	char *const *env = env_fix(envp, fixed, ldp, sizeof(ldp), dirv, sizeof(dirv));
-	if (!hook_ok())
+	if (!proc_active())
 		return fn(pid, path, fa, at, argv, env);
 	pid_t local;
 	if (!pid)
 		pid = &local;
-	shim_depth++;
+	enter();
 	uint32_t cid = shim_cid();
 	uint64_t t0 = shim_now();
 	int r = fn(pid, path, fa, at, argv, env);
 	uint64_t t1 = shim_now();
-	struct fork_arg a = {.fid = 0, .child = r ? -1 : *pid, .err = r, .kind = path_search};
+	struct fork_arg a = {.fid = 0, .child = r ? -1 : *pid, .err = r,
+			     .kind = path_search ? VMT_SPAWN_KIND_POSIX_SPAWNP : VMT_SPAWN_KIND_POSIX_SPAWN};
 	emit_simple(VMT_SPAWN, cid, t0, t1 - t0, fill_fork, &a);
 	if (S.stack_depth)
 		stacks_emit(cid, t0);
-	shim_depth--;
+	leave();
 	return r;
 }
 
@@ -543,24 +834,25 @@ SHIM_EXPORT void exit(int status)
 {
 	if (!R.exit)
 		shim_resolve();
-	if (hook_ok()) {
+	if (proc_active()) {
 		struct exit_arg x = {status, 0};
 		emit_simple(VMT_EXIT, shim_cid(), 0, 0, fill_exit, &x);
 	}
 	R.exit(status);
 }
 
+/* _exit in a vfork child must leave the parent's ring alone: proc_active() is 0 there. */
 static void quick_exit_record(int status)
 {
-	if (!hook_ok())
+	if (!proc_active())
 		return;
-	shim_depth++;
+	enter();
 	shim_checkpoint();
 	obs_snapshot(VMT_CAUSE_EXIT, "_exit");
 	struct exit_arg x = {status, 1};
 	emit_simple(VMT_EXIT, shim_cid(), 0, 0, fill_exit, &x);
 	shim_ring_close();
-	shim_depth--;
+	leave();
 }
 
 SHIM_EXPORT void _exit(int status)
@@ -639,10 +931,11 @@ SHIM_EXPORT void *dlopen(const char *file, int flags)
 	dl_counts(before);
 	uint32_t cid = shim_cid();
 	uint64_t t0 = shim_now();
+	chg_hook_enter(); /* not shim_depth: the library's constructors are the program's */
 	void *h = R.dlopen(file, flags);
 	shim_depth++;
 	after_dl(VMT_DLOPEN, cid, t0, file, h, flags, before);
-	shim_depth--;
+	leave();
 	return h;
 }
 
@@ -656,10 +949,11 @@ SHIM_EXPORT void *dlmopen(Lmid_t lm, const char *file, int flags)
 	dl_counts(before);
 	uint32_t cid = shim_cid();
 	uint64_t t0 = shim_now();
+	chg_hook_enter(); /* not shim_depth: the library's constructors are the program's */
 	void *h = R.dlmopen(lm, file, flags);
 	shim_depth++;
 	after_dl(VMT_DLOPEN, cid, t0, file, h, flags, before);
-	shim_depth--;
+	leave();
 	return h;
 }
 
@@ -673,10 +967,11 @@ SHIM_EXPORT int dlclose(void *h)
 	dl_counts(before);
 	uint32_t cid = shim_cid();
 	uint64_t t0 = shim_now();
+	chg_hook_enter();
 	int r = R.dlclose(h);
 	shim_depth++;
 	after_dl(VMT_DLCLOSE, cid, t0, NULL, h, r, before);
-	shim_depth--;
+	leave();
 	return r;
 }
 
@@ -687,14 +982,15 @@ SHIM_EXPORT char *setlocale(int cat, const char *loc)
 {
 	if (!R.setlocale)
 		shim_resolve();
+	if (!loc || !hook_ok())
+		return R.setlocale(cat, loc);
+	chg_hook_enter();
 	char *r = R.setlocale(cat, loc);
-	if (loc && hook_ok()) {
-		int e = errno;
-		shim_depth++;
-		obs_maps_list(shim_cid(), VMT_LIST_INDIRECT, VMT_CAUSE_LOCALE, NULL);
-		shim_depth--;
-		errno = e;
-	}
+	int e = errno;
+	shim_depth++;
+	obs_maps_list(shim_cid(), VMT_LIST_INDIRECT, VMT_CAUSE_LOCALE, NULL);
+	leave();
+	errno = e;
 	return r;
 }
 
@@ -717,16 +1013,19 @@ SHIM_EXPORT sem_t *sem_open(const char *name, int oflag, ...)
 		value = va_arg(ap, unsigned);
 		va_end(ap);
 	}
+	if (!hook_ok())
+		return real(name, oflag, mode, value);
+	chg_hook_enter();
 	sem_t *s = real(name, oflag, mode, value);
-	if (s != SEM_FAILED && hook_ok()) {
-		int e = errno;
-		shim_depth++;
+	int e = errno;
+	shim_depth++;
+	if (s != SEM_FAILED) {
 		chg_note((uintptr_t)s, (uintptr_t)s + PAGE_SZ);
 		obs_list(shim_cid(), PAGE_DOWN(s), PAGE_DOWN(s) + PAGE_SZ, VMT_LIST_INDIRECT,
 			 VMT_CAUSE_CALL);
-		shim_depth--;
-		errno = e;
 	}
+	leave();
+	errno = e;
 	return s;
 }
 
@@ -736,17 +1035,18 @@ SHIM_EXPORT int sem_close(sem_t *s)
 	if (!real)
 		real = (int (*)(sem_t *))dlsym(RTLD_NEXT, "sem_close");
 	uintptr_t lo = 0, hi = 0;
-	int active = hook_ok();
-	if (active)
-		obs_vma_at((uintptr_t)s, &lo, &hi);
+	if (!hook_ok())
+		return real(s);
+	chg_hook_enter();
+	obs_vma_at((uintptr_t)s, &lo, &hi);
+	chg_begin(lo, hi > lo ? hi : ~0ul);
 	int r = real(s);
-	if (active && hi > lo) {
-		int e = errno;
-		shim_depth++;
-		chg_note(lo, hi);
+	int e = errno;
+	chg_end(lo, hi);
+	shim_depth++;
+	if (hi > lo)
 		obs_list(shim_cid(), lo, hi, VMT_LIST_INDIRECT, VMT_CAUSE_CALL);
-		shim_depth--;
-		errno = e;
-	}
+	leave();
+	errno = e;
 	return r;
 }

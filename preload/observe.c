@@ -17,6 +17,7 @@
 #include <link.h>
 #include <linux/types.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -274,84 +275,206 @@ static int list_cb(const struct maps_line *m, void *arg)
 	return 0;
 }
 
-int obs_maps_list(uint32_t cid, unsigned kind, unsigned cause, const char *label)
+static int maps_list_once(uint32_t cid, unsigned kind, unsigned cause, uint64_t lh)
 {
 	struct list_ctx c = {.cid = cid, .ts = shim_now(), .lo = 0, .hi = ~0ull, .wait = 1,
 			     .seed = kind == VMT_LIST_SEED};
-	uint64_t lh = label ? shim_string(label, strlen(label)) : 0;
 	if (maps_walk(list_cb, &c) < 0)
 		return -1;
 	emit_end(cid, c.ts, 0, ~0ull, c.n, kind, cause, lh, 1);
 	return (int)c.n;
 }
 
-#define QMAX 48
+/*
+ * A whole-map list from the /proc/self/maps text (read in pieces, so not one
+ * moment of the map). Snapshots are evidence and stay as read. A list that
+ * changes the mirror (seed, discover, indirect) is checked like obs_list:
+ * the ranges other threads changed while it was read are listed again with
+ * obs_list, or the whole map when they are not known.
+ */
+int obs_maps_list(uint32_t cid, unsigned kind, unsigned cause, const char *label)
+{
+	uint64_t lh = label ? shim_string(label, strlen(label)) : 0;
+	if (kind == VMT_LIST_SNAPSHOT || !S.have_pmq)
+		return maps_list_once(cid, kind, cause, lh);
+	int n = -1;
+	for (int round = 0; round < 3; round++) {
+		uint64_t g0 = chg_mark();
+		n = maps_list_once(round ? shim_cid() : cid, kind, cause, lh);
+		if (n < 0)
+			return n;
+		uintptr_t r[16][2];
+		int k = chg_changed_since(g0, r, 16);
+		if (k >= 0) {
+			for (int i = 0; i < k; i++)
+				obs_list(shim_cid(), r[i][0], r[i][1], kind, cause);
+			break;
+		}
+	}
+	return n;
+}
+
+#define QMAX 48	    /* VMAs per query batch (stack buffer: hooks may run on small stacks) */
+#define LIST_TRIES 24 /* lists of one range before it is deferred */
 
 struct qvma {
 	uint64_t start, end, offset, inode, name;
 	uint32_t dev, vflags;
 };
 
-/* Query the VMAs meeting [lo, hi) into v (at most QMAX); -1 on error, QMAX+1 if more. */
-static int pmq_query(uintptr_t lo, uintptr_t hi, struct qvma *v, uintptr_t *xlo, uintptr_t *xhi)
+/*
+ * Query the VMAs meeting [*at, hi) into v (at most QMAX). Returns the count
+ * or -1; *at is where to go on (>= hi: done); [*xlo, *xhi) is widened to the
+ * VMAs found.
+ */
+static int pmq_query(uintptr_t *at, uintptr_t hi, struct qvma *v, uintptr_t *xlo, uintptr_t *xhi)
 {
 	char name[1024];
 	struct shim_pmq q;
 	int n = 0;
-	uintptr_t at = lo;
-	*xlo = lo;
-	*xhi = hi;
-	for (;;) {
+	while (n < QMAX) {
 		name[0] = 0;
-		int rc = pmq(at, &q, name, sizeof(name));
-		if (rc == -ENOENT)
+		int rc = pmq(*at, &q, name, sizeof(name));
+		if (rc == -ENOENT) {
+			*at = ~0ul;
 			break;
+		}
 		if (rc < 0)
 			return -1;
-		if (q.vma_start >= hi)
+		if (q.vma_start >= hi) {
+			*at = ~0ul;
 			break;
-		if (n == QMAX)
-			return QMAX + 1;
+		}
+		if (n && q.vma_start < v[n - 1].end)
+			return -2; /* the map changed between two queries: start again */
 		if (q.vma_start < *xlo)
 			*xlo = q.vma_start;
 		if (q.vma_end > *xhi)
 			*xhi = q.vma_end;
 		size_t nl = q.vma_name_size ? strnlen(name, sizeof(name)) : 0;
-		v[n] = (struct qvma){q.vma_start, q.vma_end, q.vma_offset, q.inode,
-				     nl ? shim_string(name, nl) : 0, q.dev_major << 20 | q.dev_minor,
-				     (uint32_t)(q.vma_flags & 0xf)};
-		n++;
-		if (q.vma_end >= hi)
+		v[n++] = (struct qvma){q.vma_start, q.vma_end, q.vma_offset, q.inode,
+				       nl ? shim_string(name, nl) : 0, q.dev_major << 20 | q.dev_minor,
+				       (uint32_t)(q.vma_flags & 0xf)};
+		*at = q.vma_end;
+		if (q.vma_end >= hi) {
+			*at = ~0ul;
 			break;
-		at = q.vma_end;
+		}
 	}
 	return n;
 }
 
-static void emit_qvmas(uint32_t cid, uint64_t ts, const struct qvma *v, int n)
+static void fill_vma(struct vmt_rec *r, const struct qvma *v)
 {
+	r->p.vma.start = v->start;
+	r->p.vma.end = v->end;
+	r->p.vma.offset = v->offset;
+	r->p.vma.inode = v->inode;
+	r->p.vma.name_hash = v->name;
+	r->p.vma.dev = v->dev;
+	r->p.vma.vflags = v->vflags;
+}
+
+/* VMA records of list cid (and its end if end_lo < end_hi), in one block of the ring. */
+static void emit_block(uint32_t cid, uint64_t ts, const struct qvma *v, int n, int end,
+		       uint64_t lo, uint64_t hi, uint32_t total, unsigned kind, unsigned cause)
+{
+	unsigned k = (unsigned)n + (end ? 1 : 0);
+	if (!k)
+		return;
+	uint64_t pos = rec_reserve(k, 0);
+	if (pos == ~0ull)
+		return;
 	for (int i = 0; i < n; i++) {
-		uint64_t pos;
-		struct vmt_rec *r = rec_begin(VMT_VMA, cid, ts, 0, &pos);
-		if (!r)
-			continue;
-		r->p.vma.start = v[i].start;
-		r->p.vma.end = v[i].end;
-		r->p.vma.offset = v[i].offset;
-		r->p.vma.inode = v[i].inode;
-		r->p.vma.name_hash = v[i].name;
-		r->p.vma.dev = v[i].dev;
-		r->p.vma.vflags = v[i].vflags;
-		rec_commit(r, pos);
+		struct vmt_rec *r = rec_at(pos + (uint64_t)i, VMT_VMA, cid, ts);
+		fill_vma(r, &v[i]);
+		rec_commit(r, pos + (uint64_t)i);
 	}
+	if (end) {
+		struct vmt_rec *r = rec_at(pos + (uint64_t)n, VMT_LIST_END, cid, ts);
+		r->p.list.lo = lo;
+		r->p.list.hi = hi;
+		r->p.list.n = total;
+		r->p.list.kind = kind;
+		r->p.list.cause = cause;
+		rec_commit(r, pos + (uint64_t)n);
+	}
+}
+
+/* Close list cid as discarded (VMT_F_FAILED): its VMA records are dropped. */
+static void emit_discard(uint32_t cid, uint64_t ts)
+{
+	uint64_t pos;
+	struct vmt_rec *r = rec_begin(VMT_LIST_END, cid, ts, 0, &pos);
+	if (!r)
+		return;
+	r->flags = VMT_F_FAILED;
+	r->p.list.kind = VMT_LIST_OBSERVE;
+	rec_commit(r, pos);
+}
+
+/*
+ * One list of [lo, hi): every VMA meeting it, queried in batches and
+ * emitted as it goes. Returns the VMAs listed (-1: query failed) and the
+ * range the list replaces in the mirror, [lo, hi) widened to its VMAs.
+ */
+static int list_once(uint32_t cid, uintptr_t lo, uintptr_t hi, unsigned kind, unsigned cause,
+		     uint64_t g0, int precheck, uintptr_t *xlo, uintptr_t *xhi, int *skipped)
+{
+	struct qvma v[QMAX];
+	uint64_t ts = shim_now();
+	uintptr_t at = lo;
+	*xlo = lo;
+	*xhi = hi;
+	*skipped = 0;
+	int n = pmq_query(&at, hi, v, xlo, xhi);
+	if (n == -2) {
+		*skipped = 1;
+		return 0;
+	}
+	if (n < 0)
+		return -1;
+	if (at >= hi || at == ~0ul) { /* the common case: one batch, one block */
+		if (precheck && chg_conflict(g0, *xlo, *xhi)) {
+			*skipped = 1;
+			return 0;
+		}
+		emit_block(cid, ts, v, n, 1, lo, hi, (uint32_t)n, kind, cause);
+		return n;
+	}
+	uint32_t total = 0;
+	uintptr_t last = 0;
+	for (;;) { /* more than a batch: VMA records now, the end record last */
+		if (n && v[0].start < last) { /* changed between batches: VMAs overlap */
+			emit_discard(cid, ts);
+			*skipped = 1;
+			return 0;
+		}
+		emit_block(cid, ts, v, n, 0, 0, 0, 0, kind, cause);
+		total += (uint32_t)n;
+		if (n)
+			last = v[n - 1].end;
+		if (at >= hi || at == ~0ul)
+			break;
+		n = pmq_query(&at, hi, v, xlo, xhi);
+		if (n == -2 || (n >= 0 && n && v[0].start < last)) {
+			emit_discard(cid, ts);
+			*skipped = 1;
+			return 0;
+		}
+		if (n < 0)
+			return -1;
+	}
+	emit_block(cid, ts, v, 0, 1, lo, hi, total, kind, cause);
+	return (int)total;
 }
 
 int obs_list(uint32_t cid, uintptr_t lo, uintptr_t hi, unsigned kind, unsigned cause)
 {
-	uint64_t ts = shim_now();
 	if (hi <= lo)
 		hi = lo + 1;
 	if (!S.have_pmq) {
+		uint64_t ts = shim_now();
 		struct list_ctx c = {.cid = cid, .ts = ts, .lo = lo, .hi = hi};
 		if (maps_walk(list_cb, &c) < 0)
 			return -1;
@@ -360,39 +483,72 @@ int obs_list(uint32_t cid, uintptr_t lo, uintptr_t hi, unsigned kind, unsigned c
 	}
 	/*
 	 * Another thread may change VMAs near [lo, hi) while we query. A list
-	 * must not reach the ring after the record of a change it did not see:
-	 * query, skip the result if a change near it finished or is running
-	 * (changes.c), emit, and check again (a change that slipped in between
-	 * makes us list again; the later list supersedes). A list too big for
-	 * the local buffer is emitted as it is queried.
+	 * must not reach the ring after the record of a change it did not see
+	 * (changes.c): query, skip emitting if a change near it finished or is
+	 * running, emit, and check again. A change that slipped in between makes
+	 * us list again, over everything the stale list said (its range widened
+	 * to its VMAs), so the later list supersedes all of it. When changes
+	 * keep coming, the list is deferred: this thread lists it again at its
+	 * next hook, and snapshots list every deferred range first.
 	 */
-	struct qvma v[QMAX];
 	int n = -1;
-	for (int attempt = 0; attempt < 64; attempt++) {
+	uintptr_t qlo = lo, qhi = hi;
+	int emitted = 0;
+	for (int attempt = 0;; attempt++) {
 		uint64_t g0 = chg_mark();
 		uintptr_t xlo, xhi;
-		ts = shim_now();
-		n = pmq_query(lo, hi, v, &xlo, &xhi);
+		int skipped;
+		n = list_once(cid, qlo, qhi, kind, cause, g0, !emitted && attempt < LIST_TRIES,
+			      &xlo, &xhi, &skipped);
 		if (n < 0)
 			return -1;
-		if (n > QMAX) {
-			struct list_ctx c = {.cid = cid, .ts = ts, .lo = lo, .hi = hi};
-			maps_walk(list_cb, &c);
-			emit_end(cid, ts, lo, hi, c.n, kind, cause, 0, 0);
-			return (int)c.n;
+		if (!skipped) {
+			emitted = 1;
+			if (!chg_conflict(g0, xlo, xhi))
+				return n;
+			/* the next list replaces all the stale one did */
+			qlo = xlo;
+			qhi = xhi;
 		}
-		if (attempt < 63 && chg_conflict(g0, xlo, xhi))
-			continue;
-		emit_qvmas(cid, ts, v, n);
-		emit_end(cid, ts, lo, hi, (uint32_t)n, kind, cause, 0, 0);
-		if (!chg_conflict(g0, xlo, xhi))
+		if (attempt >= LIST_TRIES) {
+			if (!chg_defer(qlo, qhi))
+				shim_debug("list %lx-%lx: still changing, left as it is", (unsigned long)qlo,
+					   (unsigned long)qhi);
+			return n;
+		}
+		if (attempt >= 4)
+			sched_yield(); /* let the thread that is changing it finish */
+	}
+}
+
+int obs_list_unannounced(uintptr_t lo, uintptr_t hi, unsigned kind, unsigned cause)
+{
+	chg_note(lo, hi);
+	return obs_list(shim_cid(), lo, hi, kind, cause);
+}
+
+void obs_flush(int all)
+{
+	uintptr_t lo, hi;
+	if (chg_take(-1, &lo, &hi))
+		obs_list(shim_cid(), lo, hi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+	if (!all)
+		return;
+	for (int round = 0; round < 4; round++) {
+		int found = 0, n = chg_nslots();
+		for (int i = 0; i < n; i++)
+			if (chg_take(i, &lo, &hi)) {
+				found = 1;
+				obs_list(shim_cid(), lo, hi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+			}
+		if (!found)
 			break;
 	}
-	return n;
 }
 
 void obs_snapshot(unsigned cause, const char *label)
 {
+	obs_flush(1);
 	obs_maps_list(shim_cid(), VMT_LIST_SNAPSHOT, cause, label);
 }
 
@@ -404,7 +560,7 @@ void obs_check_stack(void)
 	if (s == S.stack_lo && e == S.stack_hi)
 		return;
 	uintptr_t lo = s < S.stack_lo ? s : S.stack_lo;
-	obs_list(shim_cid(), lo, S.stack_hi, VMT_LIST_DISCOVER, VMT_CAUSE_STACK);
+	obs_list_unannounced(lo, S.stack_hi, VMT_LIST_DISCOVER, VMT_CAUSE_STACK);
 	S.stack_lo = s;
 }
 
@@ -420,8 +576,8 @@ void obs_check_brk(unsigned cause)
 	 * lies below an empty heap), which the list then covers whole */
 	uintptr_t low = old && old < cur ? old : cur;
 	uintptr_t lo = PAGE_DOWN(low - 1), hi = PAGE_UP(cur > old ? cur : old);
-	obs_list(shim_cid(), lo, hi, cause == VMT_CAUSE_CALL ? VMT_LIST_OBSERVE : VMT_LIST_INDIRECT,
-		 cause == VMT_CAUSE_CALL ? VMT_CAUSE_BRK : cause);
+	obs_list_unannounced(lo, hi, cause == VMT_CAUSE_CALL ? VMT_LIST_OBSERVE : VMT_LIST_INDIRECT,
+			     cause == VMT_CAUSE_CALL ? VMT_CAUSE_BRK : cause);
 }
 
 /* ---- modules ---- */

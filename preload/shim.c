@@ -26,10 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
-struct shim S = {.maps_fd = -1};
+static const _Atomic long stamp_none = 1; /* until (or without) the stamp page */
+struct shim S = {.maps_fd = -1, .stamp = &stamp_none};
 struct shim_real R;
 __thread int shim_depth;
 __thread int shim_in_fork;
+__thread int shim_vfork_child;
+__thread int shim_vfork_dirty;
 static __thread pid_t tls_tid;
 
 uint64_t shim_now(void)
@@ -122,6 +125,7 @@ void shim_resolve(void)
 	RESOLVE(dlmopen);
 	RESOLVE(dlclose);
 	RESOLVE(pthread_create);
+	RESOLVE(clone);
 	RESOLVE(pthread_join);
 	RESOLVE(pthread_exit);
 	RESOLVE(setlocale);
@@ -138,31 +142,44 @@ static int consumer_alive(void)
 	return hb && shim_now() - hb < 1000000000ull;
 }
 
-struct vmt_rec *rec_begin(uint16_t type, uint32_t cid, uint64_t ts, int wait, uint64_t *posp)
+uint64_t rec_reserve(unsigned n, int wait)
 {
 	struct vmt_ring_header *h = S.ring;
-	if (!h)
-		return NULL;
-	uint64_t pos;
+	if (!h || !n || n > S.nslots)
+		return ~0ull;
 	int tries = 0;
+	uint64_t pos = atomic_load_explicit(&h->head, memory_order_relaxed);
 	for (;;) {
-		pos = atomic_load_explicit(&h->head, memory_order_relaxed);
-		uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
-		if (pos - tail >= S.nslots) {
-			if (wait && tries < 4000 && consumer_alive()) {
+		/* The consumer's tail only grows: a stale copy is conservative, and
+		 * the shared cache line is read only when the ring looks full. */
+		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
+		if (pos + n - tail > S.nslots) {
+			tail = atomic_load_explicit(&h->tail, memory_order_acquire);
+			atomic_store_explicit(&S.tail_seen, tail, memory_order_relaxed);
+		}
+		if (pos + n - tail > S.nslots) {
+			if (wait && tries < 4000 && consumer_alive()) { /* bulk lists wait */
 				struct timespec d = {0, 250000};
 				nanosleep(&d, NULL);
 				tries++;
+				pos = atomic_load_explicit(&h->head, memory_order_relaxed);
 				continue;
 			}
-			atomic_fetch_add_explicit(&h->lost, 1, memory_order_relaxed);
-			return NULL;
+			atomic_fetch_add_explicit(&h->lost, n, memory_order_relaxed);
+			atomic_store_explicit(&S.last_pos, ~0ull, memory_order_relaxed);
+			return ~0ull;
 		}
-		if (atomic_compare_exchange_weak_explicit(&h->head, &pos, pos + 1,
+		if (atomic_compare_exchange_weak_explicit(&h->head, &pos, pos + n,
 							  memory_order_acq_rel,
 							  memory_order_relaxed))
 			break;
 	}
+	atomic_store_explicit(&S.last_pos, pos + n - 1, memory_order_relaxed);
+	return pos;
+}
+
+struct vmt_rec *rec_at(uint64_t pos, uint16_t type, uint32_t cid, uint64_t ts)
+{
 	struct vmt_rec *r = &S.slots[pos & (S.nslots - 1)];
 	/* The commit word is written last; clear the rest of the slot. */
 	memset(r->p.raw, 0, sizeof(r->p.raw));
@@ -173,8 +190,19 @@ struct vmt_rec *rec_begin(uint16_t type, uint32_t cid, uint64_t ts, int wait, ui
 	r->cid = cid;
 	r->dur = 0;
 	r->ts = ts ? ts : shim_now();
-	*posp = pos;
 	return r;
+}
+
+struct vmt_rec *rec_begin(uint16_t type, uint32_t cid, uint64_t ts, int wait, uint64_t *posp)
+{
+	struct vmt_ring_header *h = S.ring;
+	if (!h)
+		return NULL;
+	uint64_t pos = rec_reserve(1, wait);
+	if (pos == ~0ull)
+		return NULL;
+	*posp = pos;
+	return rec_at(pos, type, cid, ts);
 }
 
 void rec_commit(struct vmt_rec *r, uint64_t pos)
@@ -278,6 +306,31 @@ void shim_ring_close(void)
 		__atomic_or_fetch(&S.ring->flags, VMT_RING_CLOSED, __ATOMIC_RELEASE);
 }
 
+/*
+ * The stamp: one private anonymous page with MADV_WIPEONFORK holding 1. Any
+ * child with a copy of our memory (fork, clone without CLONE_VM) sees 0 there
+ * until a fork path of the shim stamps it again, so hooks notice children
+ * made by raw clone()/syscall() at their first call (shim_adopt). vfork and
+ * CLONE_VM children share the page (and the mm): they are not new images.
+ */
+void shim_stamp(void)
+{
+	if (S.stamp == &stamp_none) {
+		void *p = (void *)shim_raw_syscall(SYS_mmap, 0, (long)PAGE_SZ, PROT_READ | PROT_WRITE,
+						   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if ((unsigned long)p > -4096ul)
+			return;
+		if (shim_raw_syscall(SYS_madvise, (long)p, (long)PAGE_SZ, MADV_WIPEONFORK, 0, 0, 0)) {
+			shim_raw_syscall(SYS_munmap, (long)p, (long)PAGE_SZ, 0, 0, 0, 0);
+			return;
+		}
+		*(_Atomic long *)p = 1;
+		S.stamp = p;
+		return;
+	}
+	atomic_store((_Atomic long *)S.stamp, 1);
+}
+
 static void fill_comm(char comm[16])
 {
 	int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
@@ -377,6 +430,7 @@ void shim_init(void)
 	stacks_init();
 	extern void *__curbrk;
 	S.brk_seen = (uintptr_t)__curbrk;
+	shim_stamp(); /* before the seed: the seed lists its page */
 	obs_maps_list(shim_cid(), VMT_LIST_SEED, VMT_CAUSE_INIT, NULL);
 	obs_modules();
 	atomic_store_explicit(&S.state, SHIM_READY, memory_order_release);
@@ -388,8 +442,11 @@ void shim_init(void)
 void shim_after_fork_child(uint64_t fork_id, uint64_t t0, pid_t ppid)
 {
 	uint64_t t1 = shim_now();
+	shim_stamp();
 	S.pid = (pid_t)shim_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
 	shim_tid_reset();
+	atomic_store(&S.last_pos, 0);
+	atomic_store(&S.tail_seen, 0);
 	obs_reopen_maps();
 	void *old = S.ring;
 	size_t old_bytes = S.ring_bytes;
@@ -416,19 +473,61 @@ void shim_after_fork_child(uint64_t fork_id, uint64_t t0, pid_t ppid)
 	}
 }
 
+/*
+ * A child with a copy of our memory that no fork path of the shim handled
+ * (the stamp page reads 0): clone() without CLONE_VM or fork through a raw
+ * syscall. Make its ring, announce it (fork id 0: vmatop copies the parent's
+ * mirror as it is then) and list its whole map. Returns whether it records.
+ */
+int shim_adopt(void)
+{
+	static _Atomic int busy;
+	if (atomic_exchange(&busy, 1))
+		return 0;
+	if (!atomic_load(S.stamp)) {
+		pid_t ppid = S.pid;
+		uintptr_t r[1][2];
+		int n;
+		shim_fork_child_reset();
+		chg_fork_child(~0ull, r, 0, &n);
+		shim_depth++;
+		shim_after_fork_child(0, shim_now(), ppid);
+		if (atomic_load_explicit(&S.state, memory_order_acquire) == SHIM_READY)
+			obs_maps_list(shim_cid(), VMT_LIST_DISCOVER, VMT_CAUSE_FORK, NULL);
+		shim_depth--;
+		shim_debug("adopted: a child of %d made without fork()", (int)ppid);
+	}
+	atomic_store(&busy, 0);
+	return atomic_load_explicit(&S.state, memory_order_acquire) == SHIM_READY;
+}
+
 /* ---- calls ---- */
 
-void call_begin(struct shim_call *c)
+void call_begin(struct shim_call *c, uintptr_t lo, uintptr_t hi, int is_munmap)
 {
 	c->nested = shim_depth > 0;
 	shim_depth++;
-	c->cid = shim_cid();
+	chg_hook_enter(); /* before the deferred list is taken (changes.c: fork) */
+	c->cid = 0;	  /* given when something refers to the call (call_cid) */
+	c->exact = 0;
+	c->clo = lo;
+	c->chi = hi;
+	uintptr_t plo, phi;
+	if (chg_has_pending() && chg_take(-1, &plo, &phi)) {
+		/* this thread's deferred list: now, before the call (and its timing),
+		 * unless the call is the munmap of exactly that range */
+		if (is_munmap && plo == lo && phi == hi)
+			c->exact = 1;
+		else
+			obs_list(shim_cid(), plo, phi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+	}
 	c->t0 = shim_now();
 }
 
 void call_end(struct shim_call *c)
 {
 	(void)c;
+	chg_hook_leave();
 	shim_depth--;
 }
 
@@ -436,6 +535,8 @@ void call_record_mem(struct shim_call *c, uint16_t type, uint64_t a0, uint64_t a
 		     uint64_t a3, uint64_t a4, uint64_t a5, int64_t ret, int err, uint32_t extra,
 		     int listed)
 {
+	if (listed || (!c->nested && S.stack_depth))
+		call_cid(c);
 	uint64_t pos;
 	struct vmt_rec *r = rec_begin(type, c->cid, c->t0, 0, &pos);
 	if (!r)
@@ -466,6 +567,7 @@ __attribute__((destructor(101))) static void shim_dtor(void)
 	if (!shim_active())
 		return;
 	shim_depth++;
+	chg_hook_enter();
 	shim_checkpoint();
 	obs_snapshot(VMT_CAUSE_EXIT, "exit");
 	uint64_t pos;
@@ -475,6 +577,7 @@ __attribute__((destructor(101))) static void shim_dtor(void)
 		rec_commit(r, pos);
 	}
 	shim_ring_close();
+	chg_hook_leave();
 	shim_depth--;
 }
 
@@ -489,7 +592,9 @@ SHIM_EXPORT int vmatop_snapshot(const char *label)
 		return -1;
 	int e = errno;
 	shim_depth++;
+	chg_hook_enter();
 	obs_snapshot(VMT_CAUSE_REQUEST, label);
+	chg_hook_leave();
 	shim_depth--;
 	errno = e;
 	return 0;

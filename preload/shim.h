@@ -7,7 +7,8 @@
  *   shim.c          init/fini, rings (producer side), strings, env
  *   observe.c       PROCMAP_QUERY, /proc/self/maps lists (seed, observe, snapshot), modules
  *   hooks_mem.c     mmap munmap mremap mprotect pkey_mprotect madvise brk sbrk shmat shmdt syscall
- *   hooks_proc.c    fork vfork _Fork posix_spawn exec* exit _exit dlopen dlclose pthread setlocale
+ *   hooks_proc.c    fork vfork (asm trampoline) clone _Fork posix_spawn exec* exit _exit dlopen
+ *                   dlclose pthread setlocale; fork-child bookkeeping
  *   hooks_malloc.c  malloc family (finds glibc's internal mmaps, brk and arena heaps)
  *   stacks.c        libunwind call stacks
  *
@@ -15,8 +16,10 @@
  *   - no malloc before the real symbols are resolved; the shim never calls
  *     malloc itself (static and stack buffers only);
  *   - errno is preserved; nothing is printed unless VMATOP_DEBUG is set;
- *   - when the shim is not active (no session, init not done, inside fork)
- *     a hook is a plain call of the real function;
+ *   - when the shim is not active (no session, init not done, inside fork,
+ *     in a vfork child) a hook is a plain call of the real function;
+ *   - a vfork child shares the parent's memory, TLS included: it changes no
+ *     shim state but the per-thread shim_vfork_dirty flag (see hooks_proc.c);
  *   - records are written to the process's ring with no lock and no syscall
  *     (PROCMAP_QUERY observation is one ioctl per resulting VMA).
  */
@@ -49,6 +52,10 @@ struct shim {
 	uintptr_t brk_seen;    /* last program break the mirror knows */
 	uintptr_t stack_lo, stack_hi; /* main thread [stack] as last seen */
 	uintptr_t self_lo, self_hi;   /* libvmatop.so text (to skip in stacks) */
+	const _Atomic long *stamp; /* nonzero; a MADV_WIPEONFORK page: 0 in a fork child
+				    * no fork path of the shim handled (shim_adopt) */
+	_Atomic uint64_t last_pos; /* ring position of the latest reservation */
+	_Atomic uint64_t tail_seen; /* consumer tail as last read (saves a shared read) */
 	char dir[512];	       /* session directory */
 	char preload[512];     /* our own path (exec re-injection) */
 	unsigned slots_wanted;
@@ -59,6 +66,9 @@ struct shim {
 SHIM_HIDDEN extern struct shim S;
 SHIM_HIDDEN extern __thread int shim_depth; /* >0: inside the shim on this thread */
 SHIM_HIDDEN extern __thread int shim_in_fork;
+SHIM_HIDDEN extern __thread int shim_vfork_child; /* 1 in a vfork child (shared TLS) */
+SHIM_HIDDEN extern __thread int shim_vfork_dirty; /* the vfork child called a mapping hook */
+SHIM_HIDDEN extern __thread int shim_fork_dirty;  /* a hook passed through inside fork() */
 
 /* Real functions (RTLD_NEXT); resolved by shim_resolve(). */
 struct shim_real {
@@ -89,6 +99,7 @@ struct shim_real {
 	void *(*dlmopen)(long, const char *, int);
 	int (*dlclose)(void *);
 	int (*pthread_create)(void *, const void *, void *(*)(void *), void *);
+	int (*clone)(int (*)(void *), void *, int, void *, ...);
 	int (*pthread_join)(unsigned long, void **);
 	void (*pthread_exit)(void *) __attribute__((noreturn));
 	char *(*setlocale)(int, const char *);
@@ -99,9 +110,25 @@ SHIM_HIDDEN extern struct shim_real R;
 /* shim.c */
 SHIM_HIDDEN void shim_init(void);
 SHIM_HIDDEN void shim_resolve(void);
+/* A fork child that no shim fork path handled (raw clone, syscall()): own ring, full list. */
+SHIM_HIDDEN int shim_adopt(void);
+/* The shim records in this thread now: ready, not inside fork, not a vfork child. */
 static inline int shim_active(void)
 {
-	return atomic_load_explicit(&S.state, memory_order_acquire) == SHIM_READY && !shim_in_fork;
+	if (atomic_load_explicit(&S.state, memory_order_acquire) != SHIM_READY ||
+	    (shim_in_fork | shim_vfork_child))
+		return 0;
+	if (__builtin_expect(!atomic_load_explicit(S.stamp, memory_order_relaxed), 0))
+		return shim_adopt();
+	return 1;
+}
+/* A hook that runs the real call without recording (not active). */
+static inline void shim_passthrough(void)
+{
+	if (shim_vfork_child)
+		shim_vfork_dirty = 1; /* the parent lists its whole map when it resumes */
+	else if (shim_in_fork)
+		shim_fork_dirty = 1; /* an atfork handler: both sides list their whole map */
 }
 SHIM_HIDDEN uint64_t shim_now(void);
 SHIM_HIDDEN pid_t shim_tid(void);
@@ -112,11 +139,17 @@ SHIM_HIDDEN long shim_raw_syscall(long nr, long a, long b, long c, long d, long 
 SHIM_HIDDEN struct vmt_rec *rec_begin(uint16_t type, uint32_t cid, uint64_t ts, int wait,
 				   uint64_t *pos);
 SHIM_HIDDEN void rec_commit(struct vmt_rec *r, uint64_t pos);
+/* Reserve n consecutive slots at once (a list is then one block in the ring):
+ * returns the first position or ~0 (ring full: all n counted as lost). */
+SHIM_HIDDEN uint64_t rec_reserve(unsigned n, int wait);
+/* Slot pos of a block from rec_reserve, header filled like rec_begin. */
+SHIM_HIDDEN struct vmt_rec *rec_at(uint64_t pos, uint16_t type, uint32_t cid, uint64_t ts);
 /* Intern a string: returns its hash, emits VMT_STRING the first time. */
 SHIM_HIDDEN uint64_t shim_string(const char *s, size_t n);
 SHIM_HIDDEN int shim_ring_create(void);
 SHIM_HIDDEN void shim_ring_close(void);
 SHIM_HIDDEN void shim_after_fork_child(uint64_t fork_id, uint64_t t0, pid_t ppid);
+SHIM_HIDDEN void shim_stamp(void);
 SHIM_HIDDEN void shim_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* observe.c */
@@ -124,6 +157,9 @@ SHIM_HIDDEN int obs_open_maps(void);
 SHIM_HIDDEN void obs_reopen_maps(void);
 /* Emit the kernel's VMAs meeting [lo, hi) as list cid; returns VMAs listed or -1. */
 SHIM_HIDDEN int obs_list(uint32_t cid, uintptr_t lo, uintptr_t hi, unsigned kind, unsigned cause);
+/* A change no call announced (glibc made it inside a libc call): note [lo, hi), which must
+ * hold all the change touched on its way, then list it (changes.c: why the note). */
+SHIM_HIDDEN int obs_list_unannounced(uintptr_t lo, uintptr_t hi, unsigned kind, unsigned cause);
 /* Full list from /proc/self/maps text: seed, discover or snapshot. */
 SHIM_HIDDEN int obs_maps_list(uint32_t cid, unsigned kind, unsigned cause, const char *label);
 SHIM_HIDDEN void obs_modules(void);
@@ -133,9 +169,16 @@ SHIM_HIDDEN int obs_vma_at(uintptr_t addr, uintptr_t *start, uintptr_t *end);
 SHIM_HIDDEN void obs_check_stack(void);
 SHIM_HIDDEN void obs_check_brk(unsigned cause);
 SHIM_HIDDEN void obs_snapshot(unsigned cause, const char *label);
+/* Take the deferred list of this thread (all: of every thread) now. */
+SHIM_HIDDEN void obs_flush(int all);
 
 /* hooks_proc.c */
 SHIM_HIDDEN void threads_check_retired(void);
+/* Fork child: locks another thread may have held (thread-stack table). */
+SHIM_HIDDEN void shim_fork_child_reset(void);
+/* syscall(SYS_fork / SYS_clone ...) followed like fork; 0: not handled. */
+SHIM_HIDDEN int shim_fork_syscall(long nr, long a, long b, long c, long d, long e, long *ret);
+
 SHIM_HIDDEN void shim_checkpoint(void);
 
 /* hooks_malloc.c: observe what a malloc-family result implies (arena heap, mmapped chunk, brk) */
@@ -145,14 +188,34 @@ SHIM_HIDDEN void malloc_observe(void *p);
 SHIM_HIDDEN void stacks_init(void);
 SHIM_HIDDEN void stacks_emit(uint32_t cid, uint64_t ts);
 
-/* changes.c: ranges of running and finished VMA changes (see there). */
+/* changes.c: threads' slots, ranges of running and finished VMA changes,
+ * deferred lists, the fork child's decision (see there). */
 #define CHG_ALL 0ul, ~0ul
 SHIM_HIDDEN void chg_begin(uintptr_t lo, uintptr_t hi);
 SHIM_HIDDEN void chg_end(uintptr_t lo, uintptr_t hi);
 SHIM_HIDDEN void chg_note(uintptr_t lo, uintptr_t hi);
 SHIM_HIDDEN uint64_t chg_mark(void);
 SHIM_HIDDEN int chg_conflict(uint64_t g0, uintptr_t lo, uintptr_t hi);
-SHIM_HIDDEN int chg_after_fork(void);
+/* Ranges logged since g0 or being changed by other threads now (at most max); -1: unknown. */
+SHIM_HIDDEN int chg_changed_since(uint64_t g0, uintptr_t (*r)[2], int max);
+/* This thread is inside a hook whose effect or record may straddle a fork. */
+SHIM_HIDDEN void chg_hook_enter(void);
+SHIM_HIDDEN void chg_hook_leave(void);
+/* Deferred lists: one range per thread, listed later (obs_flush). */
+SHIM_HIDDEN int chg_defer(uintptr_t lo, uintptr_t hi);
+SHIM_HIDDEN int chg_take(int slot, uintptr_t *lo, uintptr_t *hi); /* slot -1: own */
+SHIM_HIDDEN int chg_nslots(void);
+/* pthread_create: a thread whose stack nobody listed yet (+1 / -1). */
+SHIM_HIDDEN void chg_unlisted_stack(int delta);
+/* This thread ends: take its deferred list, free its slot. */
+SHIM_HIDDEN void chg_thread_exit(void);
+/*
+ * Fork child (only the forking thread exists): what to list again so that the
+ * parent's mirror as of VMT_FORK_PRE (ring position pre_pos) becomes the
+ * child's map. Returns 1: everything (uncertain); 0: only the n ranges put
+ * in r (at most max; more: 1). Resets the other threads' slots.
+ */
+SHIM_HIDDEN int chg_fork_child(uint64_t pre_pos, uintptr_t (*r)[2], int max, int *n);
 
 /* A call being recorded: enter/leave the shim around the real call. */
 struct shim_call {
@@ -161,9 +224,20 @@ struct shim_call {
 	uint32_t cid;
 	int saved_errno;
 	int nested; /* entered while already inside the shim */
+	int exact;  /* munmap of exactly this thread's deferred range (no list needed) */
 };
 
-SHIM_HIDDEN void call_begin(struct shim_call *c);
+SHIM_HIDDEN extern __thread uint64_t chg_my_pending; /* this thread has a deferred list */
+static inline int chg_has_pending(void) { return chg_my_pending != 0; }
+
+static inline uint32_t call_cid(struct shim_call *c)
+{
+	if (!c->cid)
+		c->cid = shim_cid();
+	return c->cid;
+}
+/* Enter the shim for a call that may change [lo, hi) (takes the deferred list). */
+SHIM_HIDDEN void call_begin(struct shim_call *c, uintptr_t lo, uintptr_t hi, int is_munmap);
 SHIM_HIDDEN void call_end(struct shim_call *c);
 /* Emit a memory-call record (and its stack) for c. */
 SHIM_HIDDEN void call_record_mem(struct shim_call *c, uint16_t type, uint64_t a0, uint64_t a1,

@@ -80,7 +80,7 @@ $(BUILD)/tests/bpf/wl_%: tests/bpf/wl_%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lpthread
 
 # vmatop's BPF mode through the real commands (a TAP shell script)
-$(BUILD)/tests/bpf-cli.t: tests/bpf/cli.sh | $(BPFT_WL)
+$(BUILD)/tests/bpf-cli.t: tests/bpf/cli.sh | $(BPFT_WL) $(wildcard tests/shim/shimtest.c)
 	@mkdir -p $(dir $@)
 	cp $< $@ && chmod +x $@
 BPFT_PROGS += $(BUILD)/tests/bpf-cli.t

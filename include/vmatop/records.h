@@ -137,7 +137,8 @@ enum vmt_vflags {
 /* Flags in the common header (hdr.flags). */
 enum vmt_hflags {
 	VMT_F_INTERNAL = 1u << 0, /* made by the shim itself or while inside it */
-	VMT_F_FAILED = 1u << 1,	  /* the real call failed (see err) */
+	VMT_F_FAILED = 1u << 1,	  /* the real call failed (see err); on VMT_LIST_END: the
+				   * list is discarded (its VMA records are to be ignored) */
 	VMT_F_LISTED = 1u << 2,	  /* a VMA list with the same cid follows */
 };
 
@@ -189,8 +190,25 @@ struct vmt_fork {
 	uint64_t fork_id;
 	int64_t child; /* child pid, or -1 */
 	int32_t err;
-	uint32_t kind; /* VMT_FORK: 0 fork, 1 vfork (run as fork), 2 _Fork, 3 syscall */
+	uint32_t kind; /* FORK_PRE, FORK: enum vmt_fork_kind; SPAWN: enum vmt_spawn_kind */
 	uint64_t vmas_hint; /* FORK_PRE: the shim's change counter (internal) */
+};
+
+enum vmt_fork_kind {
+	VMT_FORK_KIND_FORK = 0,
+	VMT_FORK_KIND_VFORK_AS_FORK = 1, /* traces of shims that ran vfork as fork */
+	VMT_FORK_KIND_FORK_NOATFORK = 2, /* _Fork */
+	VMT_FORK_KIND_SYSCALL = 3,	 /* syscall(SYS_fork), syscall(SYS_clone) without CLONE_VM */
+	VMT_FORK_KIND_CLONE = 4,	 /* clone() without CLONE_VM */
+};
+
+/* VMT_SPAWN: the child shared the parent's memory until it exec'd or exited;
+ * dur is how long the parent waited. */
+enum vmt_spawn_kind {
+	VMT_SPAWN_KIND_POSIX_SPAWN = 0,
+	VMT_SPAWN_KIND_POSIX_SPAWNP = 1,
+	VMT_SPAWN_KIND_VFORK = 2,	/* vfork() (real vfork: memory shared) */
+	VMT_SPAWN_KIND_CLONE_VFORK = 3, /* clone(CLONE_VM|CLONE_VFORK) */
 };
 
 struct vmt_exec {
@@ -525,6 +543,9 @@ enum vmt_bpf_flags {
 				       * write lock: FULL dump */
 	VMT_BPF_F_EXEC = 1u << 8,     /* the FULL dump of a fresh exec */
 	VMT_BPF_F_FAILED = 1u << 9,   /* the call returned an error */
+	VMT_BPF_F_SOLO = 1u << 10,    /* (also FORK) the mm had one user when it
+				       * changed: no MARK was sent, nothing else
+				       * could interleave */
 	/* FORK */
 	VMT_BPF_F_THREAD = 1u << 16,	/* CLONE_THREAD: a new thread */
 	VMT_BPF_F_SHARED_MM = 1u << 17, /* the child shares the parent's mm */

@@ -4,11 +4,13 @@
  * /proc/PID/maps of every process of the tree at its exit. A debugging aid
  * for the BPF tests.
  *
- *   bpfcheck [-d] [-v] [-t NS] -- COMMAND [ARGS...]
+ *   bpfcheck [-d] [-v] [-n] [-o] [-t NS] -- COMMAND [ARGS...]
  *   bpfcheck [-d] [-v] -p PID
  *     -d  dump every record on stderr (also: VMATOP_BPF_DUMP=1)
  *     -v  libbpf messages
  *     -t  --lock-threshold in ns
+ *     -n  no ptrace (no exit checks; for timing)
+ *     -o  the command's stdout stays on ours
  * Exit 0 when there was no mismatch and no difference.
  */
 #include <stdio.h>
@@ -37,10 +39,12 @@ int main(int argc, char **argv)
 	char err[256];
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "+dvt:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "+dvnot:p:")) != -1) {
 		switch (opt) {
 		case 'd': setenv("VMATOP_BPF_DUMP", "1", 1); break;
 		case 'v': o.verbose = true; break;
+		case 'n': o.no_ptrace = true; break;
+		case 'o': o.out_path = "/dev/stdout"; break;
 		case 't': o.lock_threshold_ns = strtoull(optarg, NULL, 0); break;
 		case 'p': pid = atoi(optarg); break;
 		default:

@@ -93,6 +93,9 @@ int bh_open(const struct bh_opts *o, char *err, size_t len)
 		bo.lock_threshold_ns = o->lock_threshold_ns;
 	if (o && o->verbose)
 		bo.verbose = 1;
+	/* for experiments (bench/bench-bpf.sh breakdown) */
+	bo.no_vma = getenv("VMATOP_BPF_NO_VMA") != NULL;
+	bo.no_lock = getenv("VMATOP_BPF_NO_LOCK") != NULL;
 	return vmt_bpf_open(&bh_b, &bo, on_record, NULL, err, len);
 }
 
@@ -234,7 +237,8 @@ int bh_run(char *const argv[], const struct bh_opts *o, struct bh_run *r)
 	}
 	close(go[0]);
 	r->pid = pid;
-	vmt_bpf_follow(bh_b, pid);
+	if (!getenv("VMATOP_BPF_NO_FOLLOW"))
+		vmt_bpf_follow(bh_b, pid);
 	add_tgid(r, pid);
 	if (!(o && o->no_ptrace) &&
 	    ptrace(PTRACE_SEIZE, pid, 0,

@@ -82,7 +82,7 @@ int main(void)
 		plan_skip_all(why);
 	if (bh_open(NULL, err, sizeof(err)))
 		plan_skip_all(err);
-	plan(4 * 6 + 2);
+	plan(4 * 7 + 3);
 	diag("%s", "BPF source loaded");
 
 	{
@@ -169,6 +169,23 @@ int main(void)
 	{
 		char *argv[] = { (char *)bh_prog("wl_mix"), NULL };
 		run("wl_mix again (no state leaks between runs)", argv, 4, 400);
+	}
+	{
+		/* the fallback: the raw_tp twins of every program */
+		struct bh_run r;
+		char *argv[] = { (char *)bh_prog("wl_mix"), NULL };
+		bh_close();
+		setenv("VMATOP_BPF_RAW_TP", "1", 1);
+		if (bh_open(NULL, err, sizeof(err)))
+			bail_out(err);
+		int ret = bh_run(argv, NULL, &r);
+		ok(!ret && strstr(r.mode, "BPF: raw_tp"), "raw_tp fallback loads: %s", r.mode);
+		if (!ret)
+			check_run("wl_mix with raw_tp programs", &r, 4, 400);
+		else
+			skip(4, "run failed");
+		bh_run_free(&r);
+		unsetenv("VMATOP_BPF_RAW_TP");
 	}
 	bh_close();
 	return tap_exit();

@@ -7,7 +7,10 @@
  *        faults hit write-locked VMAs, fall back to mmap_lock and wait.
  *   wl_lock single SECONDS              one thread, the same calls: nothing
  *        can contend.
- * Prints the number of loop iterations of the mutator.
+ *   wl_lock loop N [wait]               N x (mmap 64 KiB + munmap), timed by
+ *        the program itself: prints ns per iteration (the overhead bench);
+ *        wait: first read one byte from stdin (attach before it starts).
+ * Prints the number of loop iterations of the mutator (loop: ns/iteration).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -66,8 +69,24 @@ static long mutate(double seconds)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: wl_lock contend|single SECONDS [NFAULTERS]\n");
+		fprintf(stderr, "usage: wl_lock contend|single SECONDS [NFAULTERS] | loop N\n");
 		return 2;
+	}
+	if (!strcmp(argv[1], "loop")) {
+		long n = atol(argv[2]);
+		char ch;
+		if (argc > 3 && !strcmp(argv[3], "wait") && read(0, &ch, 1) != 1)
+			return 1;
+		double t0 = now();
+		for (long i = 0; i < n; i++) {
+			void *p = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				       -1, 0);
+			if (p == MAP_FAILED)
+				return 1;
+			munmap(p, 16 * PG);
+		}
+		printf("%.1f\n", (now() - t0) * 1e9 / (n ? n : 1));
+		return 0;
 	}
 	double seconds = atof(argv[2]);
 	int nf = argc > 3 ? atoi(argv[3]) : 3;

@@ -11,15 +11,18 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PG 4096ul
@@ -113,9 +116,10 @@ static void s_brk(void)
 static void *t_maps(void *arg)
 {
 	long k = (long)arg;
-	/* each thread its own protection: pages of different threads never
-	 * merge (STATUS.md: merges racing across threads) */
-	int prot = (int)(k & 7);
+	/* Every thread maps read-write: the kernel places the mappings of all
+	 * threads next to each other and merges them (and with malloc's arena
+	 * heaps and the thread stacks) while other threads list and unmap. */
+	int prot = PROT_READ | PROT_WRITE;
 	void *keep[64];
 	for (int i = 0; i < 200; i++) {
 		void *p = anon((size_t)(1 + (i + k) % 7) * PG, prot);
@@ -234,40 +238,53 @@ static void s_fork(void)
 }
 
 static volatile int stop_threads, pause_threads;
+static _Atomic int paused_threads;
 static void *t_churn(void *a)
 {
-	/* each thread its own protection: pages of different threads never merge
-	 * (STATUS.md: merges racing across threads) */
-	static const int prots[] = {PROT_READ, PROT_READ | PROT_WRITE, PROT_NONE};
-	int prot = prots[(long)a % 3];
-	while (!stop_threads) {
-		if (pause_threads) {
-			usleep(1000);
+	/* same protection in every thread: their pages merge */
+	(void)a;
+	void *keep[8] = {0};
+	for (unsigned i = 0; !stop_threads; i++) {
+		if (pause_threads) { /* between calls: in no hook */
+			atomic_fetch_add(&paused_threads, 1);
+			while (pause_threads && !stop_threads)
+				usleep(500);
+			atomic_fetch_sub(&paused_threads, 1);
 			continue;
 		}
-		void *p = anon(PG, prot);
-		munmap(p, PG);
+		void *p = anon(PG * (1 + i % 3), PROT_READ | PROT_WRITE);
+		if (keep[i % 8])
+			munmap(keep[i % 8], PG);
+		keep[i % 8] = p;
+		void *volatile m = malloc(200 + i % 5000);
+		free(m);
 	}
 	return NULL;
 }
 
-/* fork from a multithreaded parent: threads that mapped (stacks, arenas) are
- * alive during the forks; they churn between forks, not during them (see
- * tests/shim/STATUS.md: concurrent churn during fork). */
+/* fork from a multithreaded parent. FORKMT_IDLE=1: the threads pause
+ * (blocked) around each fork, so the children need not list their whole map
+ * again (tests/shim-scenarios.t checks how much they listed); otherwise they
+ * map, unmap and malloc while the parent forks. */
 static void s_forkmt(void)
 {
+	int idle = getenv("FORKMT_IDLE") != NULL;
 	pthread_t th[3];
 	for (int i = 0; i < 3; i++)
 		pthread_create(&th[i], NULL, t_churn, (void *)(long)i);
-	for (int i = 0; i < 4; i++) {
-		usleep(5000);
-		pause_threads = 1;
-		usleep(5000);
+	for (int i = 0; i < 6; i++) {
+		usleep(3000);
+		if (idle) {
+			pause_threads = 1;
+			while (atomic_load(&paused_threads) < 3)
+				usleep(200);
+		}
 		pid_t p = fork();
 		if (p == 0) {
 			maps_churn(3);
 			_exit(0);
 		}
+		CHECK(p > 0);
 		waitpid(p, NULL, 0);
 		pause_threads = 0;
 	}
@@ -285,6 +302,105 @@ static void s_vfork(void)
 	}
 	int st;
 	CHECK(waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/*
+ * Real vfork: the child runs in the parent's memory until it exits or execs.
+ * Its writes (a global, a local of the parent's frame) must be seen by the
+ * parent; a mapping it makes is the parent's; and an exec'd child is followed.
+ */
+static volatile int vf_global;
+static void s_vforkmem(void)
+{
+	volatile int local = 0;
+	vf_global = 0;
+	pid_t p = vfork();
+	if (p == 0) {
+		vf_global = 42;
+		local = 7;
+		_exit(0);
+	}
+	CHECK(p > 0);
+	int st;
+	CHECK(waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	if (vf_global != 42 || local != 7) {
+		fprintf(stderr, "shimtest: vfork child's writes not seen by the parent "
+				"(global %d, local %d): vfork ran as fork\n",
+			vf_global, local);
+		exit(4);
+	}
+	/* a vfork child that maps memory: it is the parent's mapping */
+	static void *volatile child_map;
+	child_map = NULL;
+	p = vfork();
+	if (p == 0) {
+		child_map = mmap(NULL, 3 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		_exit(0);
+	}
+	CHECK(p > 0 && waitpid(p, &st, 0) == p);
+	CHECK(child_map && child_map != MAP_FAILED);
+	CHECK(munmap((char *)child_map + PG, PG) == 0); /* the parent owns it */
+	/* vfork + exec of a program under the shim: followed into the new image */
+	p = vfork();
+	if (p == 0) {
+		execl(self, self, "mmap", (char *)NULL);
+		_exit(127);
+	}
+	CHECK(p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	maps_churn(3);
+}
+
+/*
+ * Children made without fork(): glibc clone() without CLONE_VM, clone with
+ * CLONE_VM|CLONE_VFORK (shares memory like vfork), syscall(SYS_fork),
+ * syscall(SYS_clone) and a fork through a raw syscall instruction (the shim
+ * sees the child only at its first call).
+ */
+static volatile int cl_seen;
+static int cl_proc(void *arg)
+{
+	(void)arg;
+	maps_churn(3);
+	_exit(0); /* returning would end it with a raw exit: no snapshot */
+}
+static int cl_vm(void *arg)
+{
+	(void)arg;
+	cl_seen = 1; /* our memory */
+	execl("/bin/true", "true", (char *)NULL);
+	return 127;
+}
+static void s_clone(void)
+{
+	static char stk[2][256 << 10] __attribute__((aligned(16)));
+	int st;
+	pid_t p = clone(cl_proc, stk[0] + sizeof(stk[0]), SIGCHLD, NULL);
+	CHECK(p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cl_seen = 0;
+	p = clone(cl_vm, stk[1] + sizeof(stk[1]), CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+	CHECK(p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(cl_seen == 1);
+	maps_churn(2);
+	p = (pid_t)syscall(SYS_fork);
+	if (p == 0) {
+		maps_churn(3);
+		_exit(0);
+	}
+	CHECK(p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	p = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	if (p == 0) {
+		maps_churn(3);
+		_exit(0);
+	}
+	CHECK(p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	long r;
+	__asm__ volatile("syscall" : "=a"(r) : "a"((long)SYS_fork) : "rcx", "r11", "memory");
+	if (r == 0) {
+		maps_churn(3);
+		exit(0);
+	}
+	CHECK(r > 0 && waitpid((pid_t)r, &st, 0) == r && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	maps_churn(2);
 }
 
 static void s_spawn(void)
@@ -333,13 +449,20 @@ static void s_selfmaps(void)
 	_exit(0);
 }
 
+/* The benchmark loop (bench/bench-shim.sh): prints its own time to stderr
+ * ("loop N ns") so the ratio can leave out process start and exit. */
 static void s_loop(void)
 {
 	long n = getenv("LOOPS") ? atol(getenv("LOOPS")) : 100000;
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 0; i < n; i++) {
 		void *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		munmap(p, PG);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	fprintf(stderr, "loop %lld ns\n",
+		(long long)(b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec));
 }
 
 static const struct {
@@ -349,6 +472,7 @@ static const struct {
 	{"mmap", s_mmap},     {"brk", s_brk},	      {"threads", s_threads},
 	{"malloc", s_malloc}, {"rawsyscall", s_rawsyscall}, {"dlopen", s_dlopen},
 	{"fork", s_fork},     {"forkmt", s_forkmt},   {"vfork", s_vfork},
+	{"vforkmem", s_vforkmem}, {"clone", s_clone},
 	{"spawn", s_spawn},   {"exec", s_exec},	      {"sigkill", s_sigkill},
 	{"selfmaps", s_selfmaps}, {"loop", s_loop},
 };

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# cli.sh (installed as $BUILD/tests/bpf-cli.t) - vmatop's BPF mode end to end,
+# through the real commands: record (shim + BPF, static binary, --no-bpf,
+# --bpf without the capabilities), verify (snapshots and map_count after
+# every BPF record), report --json (mmap_lock, fork copy), attach -p, and
+# bench fork. TAP; skips everything when not root.
+set -u
+B=${VMATOP_BUILD:-build}
+V=$B/vmatop
+W=$B/tests/bpf
+n=0
+ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP BPF mode needs root (CI runs as root)"; exit 0; fi
+if [ ! -r /sys/kernel/btf/vmlinux ]; then echo "1..0 # SKIP no kernel BTF"; exit 0; fi
+SHIM_T=$B/tests/shim/shimtest
+SCEN=(mmap brk malloc rawsyscall dlopen fork vfork vforkmem clone spawn exec threads forkmt)
+echo "1..$((16 + ${#SCEN[@]}))"
+D=$(mktemp -d)
+trap 'rm -rf "$D"' EXIT
+
+# 1-3: record in BPF mode (the default as root), verify, say the mode
+"$V" record -o "$D/mix.vmt" -- "$W/wl_mix" >/dev/null 2>"$D/mix.err"
+ok $? "record wl_mix (shim + BPF) exits 0"
+grep -q "recording with the shim and BPF" "$D/mix.err"
+ok $? "record says which mode it is in"
+"$V" verify "$D/mix.vmt" >"$D/mix.v" 2>&1
+rc=$?
+c=$(sed -n 's/^verify: \([0-9]*\) map_count checks after BPF records, 0 mismatches$/\1/p' "$D/mix.v")
+[ $rc = 0 ] && [ "${c:-0}" -gt 400 ] && grep -q "snapshots, 0 mismatches" "$D/mix.v"
+ok $? "verify: snapshots and ${c:-?} map_count checks, 0 mismatches"
+[ $rc = 0 ] || sed -n '1,40s/^/# /p' "$D/mix.v"
+
+# 4: a static binary (no shim possible) verifies with BPF alone
+"$V" record -o "$D/st.vmt" -- "$W/wl_mix_static" >/dev/null 2>&1 &&
+	"$V" verify "$D/st.vmt" >"$D/st.v" 2>&1 &&
+	grep -q "^pid .* (wl_mix_static) \[BPF\]: [1-9][0-9]* map_count checks .*, 0 mismatches" "$D/st.v"
+ok $? "static binary: verify with BPF alone, 0 mismatches"
+
+# 5-7: report --json
+"$V" report --json "$D/mix.vmt" >"$D/mix.json" 2>&1
+python3 - "$D/mix.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["processes"][0]
+m = p["mmap_lock"]
+for k in ("acquisitions_read", "acquisitions_write", "contended", "wait_total_ns", "wait_max_ns", "hold_total_ns", "hold_max_ns"):
+    assert k in m, k
+assert m["acquisitions_write"] > 100, m
+assert "copy_p50_ns" in p["forks"]
+f = p["forks"]
+# fork() copies the VMAs; vfork and posix_spawn share the mm: copy 0
+assert f["count"] == 3 and len(f["copy_ns"]) == 3, f
+assert sorted(c > 0 for c in f["copy_ns"]) == [False, False, True], f
+assert p["bpf"]["map_count_mismatches"] == 0 and p["bpf"]["map_count_checks"] > 100
+PY
+ok $? "report --json: mmap_lock totals, forks.copy_p50_ns, per-process BPF checks"
+"$V" report "$D/mix.vmt" >"$D/mix.txt" 2>&1
+grep -q "fork latency (BPF, p50): total .* = copy .* + rest" "$D/mix.txt" &&
+	grep -q "contended total wait   max wait   avg wait" "$D/mix.txt"
+ok $? "report: fork split and the mmap_lock table (perf lock contention columns)"
+grep -q "^BPF: tp_btf\|^BPF: raw_tp" "$D/mix.txt"
+ok $? "report names the BPF mode of the trace"
+
+# 8-9: contention through the CLI
+"$V" record --lock-threshold 20us -o "$D/lk.vmt" -- "$W/wl_lock" contend 1 3 >/dev/null 2>&1
+"$V" report --json "$D/lk.vmt" >"$D/lk.json" 2>&1
+python3 - "$D/lk.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))["processes"][0]
+assert p["mmap_lock"]["contended"] > 0 and p["mmap_lock"]["wait_total_ns"] > 0, p["mmap_lock"]
+assert len(p["mmap_lock"]["threads"]) >= 4
+assert len(p["top_waits"]) > 0
+PY
+ok $? "record of page-faulting threads vs an mmap loop: contended > 0, waits > 0, per thread, top waits"
+"$V" record -o "$D/sg.vmt" -- "$W/wl_lock" single 0.3 >/dev/null 2>&1
+"$V" report --json "$D/sg.vmt" | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["processes"][0]
+assert p["mmap_lock"]["contended"] == 0 and p["mmap_lock"]["acquisitions_write"] > 100, p["mmap_lock"]'
+ok $? "single-threaded: 0 contended acquisitions"
+
+# 10-11: attach to a running program
+mkfifo "$D/in"
+"$W/wl_mix" --wait <"$D/in" >/dev/null 2>&1 &
+wpid=$!
+exec 7>"$D/in"
+"$V" attach -p "$wpid" -o "$D/att.vmt" >"$D/att.txt" 2>&1 &
+apid=$!
+for _ in $(seq 50); do grep -q "attached to" "$D/att.txt" 2>/dev/null && break; sleep 0.1; done
+echo go >&7
+exec 7>&-
+wait "$wpid"
+wait "$apid"
+ok $? "attach -p: ends with a report when the process exits"
+"$V" verify "$D/att.vmt" >"$D/att.v" 2>&1 &&
+	grep -q "^verify: [1-9][0-9]* map_count checks after BPF records, 0 mismatches" "$D/att.v"
+ok $? "attach: the seeded mirror verifies, 0 mismatches"
+
+# 12-13: -d ends attach; SIGINT ends it cleanly
+sleep 30 &
+spid=$!
+"$V" attach -p "$spid" -d 0.3 -o "$D/d.vmt" >/dev/null 2>&1
+ok $? "attach -d 0.3 returns by itself with a report"
+"$V" attach -p "$spid" -o "$D/i.vmt" >"$D/i.txt" 2>&1 &
+apid=$!
+sleep 0.5
+kill -INT "$apid"
+wait "$apid"
+rc=$?
+kill "$spid" 2>/dev/null
+[ $rc = 0 ] && grep -q "vmatop report" "$D/i.txt"
+ok $? "attach: Ctrl-C ends it cleanly with a report"
+
+# 14: bench fork, both columns
+"$V" bench fork --vmas 221,1621 --seconds 0.3 >"$D/bench.txt" 2>&1
+[ "$(grep -cE '^ +[0-9]+ +[0-9]+ \|.*\|.*[0-9]' "$D/bench.txt")" = 2 ] && grep -q "copy p50" "$D/bench.txt"
+ok $? "bench fork: forks/s, the benchmark's and the probes' percentiles"
+sed 's/^/# /' "$D/bench.txt"
+
+# 15-16: --no-bpf; --bpf without the capabilities
+"$V" record --no-bpf -o "$D/nb.vmt" -- /bin/true 2>"$D/nb.err" >/dev/null &&
+	grep -q "shim only (--no-bpf)" "$D/nb.err" && ! "$V" report "$D/nb.vmt" | grep -q "^BPF:"
+ok $? "--no-bpf: shim only, no BPF records"
+if command -v setpriv >/dev/null; then
+	setpriv --inh-caps=-all --bounding-set=-all --reuid=65534 --regid=65534 --clear-groups \
+		"$V" record --bpf -o /tmp/vmatop-nocap-$$.vmt -- /bin/true >/dev/null 2>"$D/nc.err"
+	rc=$?
+	rm -f /tmp/vmatop-nocap-$$.vmt
+	[ $rc = 1 ] && grep -q "needs CAP_BPF and CAP_PERFMON (or root)" "$D/nc.err"
+	ok $? "--bpf without the capabilities: exit 1, the message names them"
+else
+	echo "ok 16 # skip no setpriv"
+fi
+
+# 17...: every workload of the shim/record issue (tests/shim/shimtest.c), in
+# BPF mode: the shim's snapshots against the mirror BPF keeps, and map_count
+# after every BPF list
+for sc in "${SCEN[@]}"; do
+	if [ ! -x "$SHIM_T" ]; then
+		n=$((n + 1))
+		echo "ok $n # skip $SHIM_T not built"
+		continue
+	fi
+	"$V" record --bpf --ring-slots 262144 -o "$D/s-$sc.vmt" -- "$SHIM_T" "$sc" >/dev/null 2>&1 &&
+		"$V" verify "$D/s-$sc.vmt" >"$D/s-$sc.v" 2>&1
+	rc=$?
+	c=$(sed -n 's/^verify: \([0-9]*\) map_count checks after BPF records, 0 mismatches$/\1/p' "$D/s-$sc.v")
+	[ $rc = 0 ] && [ "${c:-0}" -gt 0 ]
+	ok $? "shimtest $sc in BPF mode: $(grep -h '^verify:' "$D/s-$sc.v" | tr '\n' ';')"
+	[ $rc = 0 ] || sed -n '1,30s/^/# /p' "$D/s-$sc.v"
+done
