@@ -97,6 +97,14 @@ TESTS += $(BPFT_PROGS) $(BPFT_WL)
 # RCU_STRESS_SECONDS to change); tests/tree-rcu-valgrind.t reruns it briefly
 # under valgrind for leaks and invalid accesses.
 TESTS += $(BUILD)/tests/tree-rcu.t
+
+# The same test and the tree built with ThreadSanitizer, run by
+# tests/tree-rcu-tsan.t (not a .t itself: it needs TSAN_OPTIONS).
+$(BUILD)/tests/tree-rcu-tsan: tests/tree/rcu.c tests/tap.h $(TREE_SRCS) $(wildcard tree/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) $(CPPFLAGS) -Itests -O1 -g -fsanitize=thread -DMT_ALLOC_MALLOC \
+		-o $@ tests/tree/rcu.c $(TREE_SRCS) $(TREE_T_LDLIBS)
+TESTS += $(BUILD)/tests/tree-rcu-tsan
 # ---- end of tree RCU stress ------------------------------------------------
 
 # ---- shim tests (tests/shim/, tests/shim-*.t) --------------------------------

@@ -22,6 +22,23 @@
 
 #include "mtree_node.h"
 
+/*
+ * liburcu is not built with ThreadSanitizer, so TSan cannot see that a
+ * grace period orders every read-side critical section before what comes
+ * after it (the frees). Tell it: each read_unlock releases a token that the
+ * end of every grace period acquires.
+ */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+static char tsan_grace_period;
+#define tsan_reader_exit() __tsan_release(&tsan_grace_period)
+#define tsan_grace_period_done() __tsan_acquire(&tsan_grace_period)
+#else
+#define tsan_reader_exit() ((void)0)
+#define tsan_grace_period_done() ((void)0)
+#endif
+
 struct retire_batch {
 	struct rcu_head head;
 	struct mt_node *list;
@@ -40,6 +57,7 @@ static void free_list(const struct mt_allocator *alloc, struct mt_node *n)
 static void batch_free(struct rcu_head *head)
 {
 	struct retire_batch *b = caa_container_of(head, struct retire_batch, head);
+	tsan_grace_period_done();
 	free_list(b->alloc, b->list);
 	free(b);
 }
@@ -64,7 +82,7 @@ void mt_retire_flush(struct mtree *mt)
 	mt->retired = NULL;
 	struct retire_batch *b = malloc(sizeof(*b));
 	if (!b) {
-		urcu_memb_synchronize_rcu();
+		mt_rcu_synchronize();
 		free_list(mt->alloc, list);
 		return;
 	}
@@ -86,6 +104,20 @@ void mt_set_rcu(struct mtree *mt, bool on)
 void mt_rcu_register_thread(void) { urcu_memb_register_thread(); }
 void mt_rcu_unregister_thread(void) { urcu_memb_unregister_thread(); }
 void mt_rcu_read_lock(void) { urcu_memb_read_lock(); }
-void mt_rcu_read_unlock(void) { urcu_memb_read_unlock(); }
-void mt_rcu_synchronize(void) { urcu_memb_synchronize_rcu(); }
-void mt_rcu_barrier(void) { urcu_memb_barrier(); }
+void mt_rcu_read_unlock(void)
+{
+	tsan_reader_exit();
+	urcu_memb_read_unlock();
+}
+
+void mt_rcu_synchronize(void)
+{
+	urcu_memb_synchronize_rcu();
+	tsan_grace_period_done();
+}
+
+void mt_rcu_barrier(void)
+{
+	urcu_memb_barrier();
+	tsan_grace_period_done();
+}
