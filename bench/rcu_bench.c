@@ -9,8 +9,9 @@
  *      stores it back, over and over (RCU mode: copy-on-write);
  *   3. the same, but the tree is in plain mode and every lookup takes the
  *      read side of a writer-preferring rwlock, every write the write side.
- * The result is lookups per second summed over the reader threads. On a
- * 2-core machine use one reader beside the writer.
+ * The result is lookups per second summed over the reader threads (median
+ * of five interleaved rounds of each phase). On a 2-core machine use one
+ * reader beside the writer.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -129,6 +130,18 @@ static void phase(struct shared *s, unsigned readers, int with_writer, double se
 		*writes_per_s = (double)atomic_load(&s->writes) / seconds;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
 int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench_result *out)
 {
 	struct shared *s = calloc(1, sizeof(*s));
@@ -156,12 +169,29 @@ int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench
 		a += len + ((1 + (unsigned long)rand_r(&seed) % 4) << 12);
 	}
 
+	/*
+	 * Interleave short rounds of the phases and keep the median of each,
+	 * so that load from other processes on this shared machine hits all
+	 * phases alike instead of skewing whichever ran during it.
+	 */
+	enum { ROUNDS = 5 };
+	double alone[ROUNDS], with[ROUNDS], rw[ROUNDS], wr_rcu[ROUNDS], wr_rw[ROUNDS];
+	double slice = seconds / ROUNDS;
 	out->readers = readers;
-	phase(s, readers, 0, seconds, &out->readers_alone_ops, NULL);
-	phase(s, readers, 1, seconds, &out->readers_with_writer_ops, &out->rcu_writer_ops);
-	mt_set_rcu(&s->mt, false);
-	s->use_rwlock = 1;
-	phase(s, readers, 1, seconds, &out->rwlock_with_writer_ops, &out->rwlock_writer_ops);
+	for (int r = 0; r < ROUNDS; r++) {
+		mt_set_rcu(&s->mt, true);
+		s->use_rwlock = 0;
+		phase(s, readers, 0, slice, &alone[r], NULL);
+		phase(s, readers, 1, slice, &with[r], &wr_rcu[r]);
+		mt_set_rcu(&s->mt, false);
+		s->use_rwlock = 1;
+		phase(s, readers, 1, slice, &rw[r], &wr_rw[r]);
+	}
+	out->readers_alone_ops = median(alone, ROUNDS);
+	out->readers_with_writer_ops = median(with, ROUNDS);
+	out->rwlock_with_writer_ops = median(rw, ROUNDS);
+	out->rcu_writer_ops = median(wr_rcu, ROUNDS);
+	out->rwlock_writer_ops = median(wr_rw, ROUNDS);
 
 	mt_destroy(&s->mt);
 	mt_rcu_barrier();

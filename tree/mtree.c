@@ -34,8 +34,8 @@ void mt_destroy(struct mtree *mt)
 	if (root) {
 		MT_PUBLISH(mt->root, NULL);
 		mt_free_subtree(mt, root, (mt->flags & MT_FLAG_RCU) != 0);
-		mt_retire_flush(mt);
 	}
+	mt_retire_flush(mt, true);
 	while (mt->reserve) {
 		struct mt_node *n = mt->reserve;
 		mt->reserve = n->parent;

@@ -60,6 +60,7 @@ extern "C" {
 #define MT_NODE_SIZE 256
 #define MT_NODE_ALIGN 64
 #define MT_MAX_HEIGHT 16
+#define MT_RETIRE_BATCH 32
 
 /* Tree flags, given to mt_init(). */
 enum mt_flags {
@@ -102,8 +103,13 @@ struct mtree {
 	 */
 	struct mt_node *reserve;
 	unsigned nr_reserve;
-	/* RCU mode: nodes retired by the current write, freed after a grace period */
+	/*
+	 * RCU mode: nodes retired by writes, handed to call_rcu() in batches
+	 * of MT_RETIRE_BATCH (fewer grace periods, fewer membarrier IPIs on
+	 * the readers' CPUs) and freed after a grace period.
+	 */
 	struct mt_node *retired;
+	unsigned nr_retired;
 };
 
 /* One occupied range, as returned by lookups. */
@@ -236,8 +242,13 @@ void mt_rcu_read_lock(void);
 void mt_rcu_read_unlock(void);
 /* Wait for a grace period (all readers that started before have finished). */
 void mt_rcu_synchronize(void);
-/* Wait until every node retired so far has been freed. */
+/*
+ * Wait until every node retired so far has been freed. Nodes of a tree that
+ * still waits to fill a batch are handed over first by mt_rcu_flush(mt)
+ * (mt_destroy() and mt_set_rcu(mt, false) do that themselves).
+ */
 void mt_rcu_barrier(void);
+void mt_rcu_flush(struct mtree *mt);
 
 /* Human-readable dump of the node structure (for debugging). */
 void mt_dump(const struct mtree *mt, FILE *out);

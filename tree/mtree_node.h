@@ -128,8 +128,11 @@ struct mt_node *mt_node_alloc(struct mtree *mt);
 void mt_node_free(struct mtree *mt, struct mt_node *n);
 /* Retire a node that readers may still see (RCU mode: after a grace period). */
 void mt_node_retire(struct mtree *mt, struct mt_node *n);
-/* End of a write: hand the retired nodes to call_rcu (mtree_rcu.c). */
-void mt_retire_flush(struct mtree *mt);
+/*
+ * End of a write: hand the retired nodes to call_rcu once a batch is full,
+ * or now if force (mtree_rcu.c).
+ */
+void mt_retire_flush(struct mtree *mt, bool force);
 /*
  * Free n and everything below it (skipping NULL and MOVED children) and
  * take the nodes off mt->nodes; returns the occupied leaf slots freed.

@@ -12,8 +12,10 @@
  *
  * A write that replaced nodes retires each one: it is marked dead (readers
  * that meet it start again) and chained on mt->retired through its parent
- * pointer, which readers never follow. At the end of the write the chain is
- * handed to call_rcu() in one batch and freed after a grace period. If the
+ * pointer, which readers never follow. Once MT_RETIRE_BATCH nodes wait, the
+ * chain is handed to call_rcu() in one batch and freed after a grace
+ * period: a grace period costs the readers' CPUs a membarrier() IPI each,
+ * so fewer, larger batches disturb readers less. If the
  * batch record cannot be allocated, the writer waits for a grace period
  * (synchronize_rcu) and frees the nodes itself.
  */
@@ -71,15 +73,17 @@ void mt_node_retire(struct mtree *mt, struct mt_node *n)
 	}
 	n->parent = mt->retired;
 	mt->retired = n;
+	mt->nr_retired++;
 }
 
-void mt_retire_flush(struct mtree *mt)
+void mt_retire_flush(struct mtree *mt, bool force)
 {
 	struct mt_node *list = mt->retired;
 
-	if (!list)
+	if (!list || (!force && mt->nr_retired < MT_RETIRE_BATCH))
 		return;
 	mt->retired = NULL;
+	mt->nr_retired = 0;
 	struct retire_batch *b = malloc(sizeof(*b));
 	if (!b) {
 		mt_rcu_synchronize();
@@ -96,10 +100,12 @@ void mt_set_rcu(struct mtree *mt, bool on)
 	if (on)
 		mt->flags |= MT_FLAG_RCU;
 	else {
-		mt_retire_flush(mt);
+		mt_retire_flush(mt, true);
 		mt->flags &= ~MT_FLAG_RCU;
 	}
 }
+
+void mt_rcu_flush(struct mtree *mt) { mt_retire_flush(mt, true); }
 
 void mt_rcu_register_thread(void) { urcu_memb_register_thread(); }
 void mt_rcu_unregister_thread(void) { urcu_memb_unregister_thread(); }

@@ -265,7 +265,7 @@ static void finish(struct mt_wr *w)
 		else
 			mt_node_free(mt, n);
 	}
-	mt_retire_flush(mt);
+	mt_retire_flush(mt, false);
 	mt->entries += w->delta;
 	__atomic_store_n(&mt->seq, mt->seq + 1, __ATOMIC_RELAXED);
 }
