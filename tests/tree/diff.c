@@ -651,9 +651,14 @@ static void check_live(struct run *r, const char *what)
 	struct count_alloc *cas[2] = {&r->ca, &r->ca2};
 	if (!r->cfg->counting || r->failed)
 		return;
-	/* RCU mode frees replaced nodes after a grace period: wait for them */
-	if (r->cfg->flags & MT_FLAG_RCU)
+	/* RCU mode frees replaced nodes after a grace period: hand over the
+	 * batches still filling, then wait for them */
+	if (r->cfg->flags & MT_FLAG_RCU) {
+		for (int i = 0; i < 2; i++)
+			if (r->alive[i])
+				mt_rcu_flush(&r->trees[i]);
 		mt_rcu_barrier();
+	}
 	for (int k = 0; k < 2; k++) {
 		size_t want = 0;
 		for (int i = 0; i < 2; i++)

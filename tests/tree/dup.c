@@ -360,8 +360,10 @@ static void test_write_failures(unsigned flags, size_t n, bool dense, bool once,
 	count_alloc_init(&ca, n & 1);
 	mt_init_allocator(&t, flags, &ca.a);
 	build(&t, &m, n, dense, 5 * n + 1, &id);
-	if (flags & MT_FLAG_RCU)
+	if (flags & MT_FLAG_RCU) {
+		mt_rcu_flush(&t);
 		mt_rcu_barrier(); /* free what the build retired */
+	}
 	unsigned long kmax = m.n ? m.r[m.n - 1].last + 8 * PAGE : 64 * PAGE;
 	struct shape before = {0}, after = {0};
 	bool good = true;
@@ -484,9 +486,11 @@ static void test_write_failures(unsigned flags, size_t n, bool dense, bool once,
 			} else if (rc == 0) {
 				model_store(&m, first, last, w == W_STORE_NULL ? NULL : e);
 			}
-			if (t.flags & MT_FLAG_RCU)
-				mt_rcu_barrier(); /* replaced nodes are freed after a grace period
-						   */
+			if (t.flags & MT_FLAG_RCU) {
+				/* replaced nodes are freed after a grace period */
+				mt_rcu_flush(&t);
+				mt_rcu_barrier();
+			}
 			if (check_tree(&t, &m, msg, sizeof(msg)))
 				good = false;
 			else if (ca.live != held(&t)) {
