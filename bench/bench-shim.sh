@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # bench-shim.sh - overhead of libvmatop.so on an mmap+munmap loop, in one run:
 # plain, under the shim (no stacks), under the shim with stacks of depth 16,
-# and under `strace -f -e trace=%memory -o /dev/null` as the peer.
+# and under `strace -f -e trace=%memory -o /dev/null` as the peer. The loop
+# maps one page into the same hole every time (see s_loop in
+# tests/shim/shimtest.c: the kernel's work must not depend on the layout);
+# LOOP_FREE=1 lets the kernel place read-write pages (the layout then counts).
 #
 # The machine is shared and noisy, so the configurations are run in
 # interleaved rounds (ROUNDS, default 9; strace in 3); a ratio is the median
@@ -60,10 +63,14 @@ row() {
 	read -r lm lb < <(stat "$D/$name" 2)
 	read -r cm cb < <(stat "$D/$name" 3)
 	read -r wm wb < <(stat "$D/$name" 1)
-	printf '%-28s %10.0f %10.0f %7.2fx %10.0f %7.2fx %10.0f %7.2fx\n' "$label" \
+	local cpu="-" cr="-"
+	if [ "$cm" != 0 ]; then # strace: its tracee's CPU time is not reported
+		cpu=$(printf '%.0f' "$(echo "$cm / $N" | bc -l)")
+		cr=$(printf '%.2fx' "$(paired "$D/$name" 3)")
+	fi
+	printf '%-28s %10.0f %10.0f %7.2fx %10s %8s %10.0f %7.2fx\n' "$label" \
 		"$(echo "$lm / $N" | bc -l)" "$(echo "$lb / $N" | bc -l)" "$(paired "$D/$name" 2)" \
-		"$(echo "$cm / $N" | bc -l)" "$(paired "$D/$name" 3)" \
-		"$(echo "$wm / $N" | bc -l)" "$(paired "$D/$name" 1)"
+		"$cpu" "$cr" "$(echo "$wm / $N" | bc -l)" "$(paired "$D/$name" 1)"
 }
 row plain "plain"
 row shim "vmatop record (no stacks)"

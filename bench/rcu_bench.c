@@ -40,13 +40,15 @@ struct shared {
 };
 
 /* Readers on the first CPU, the writer on the last (best effort). */
-static void pin_self(int last)
+static int pin_self(int last)
 {
 	cpu_set_t set;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int cpu = last && ncpu > 1 ? (int)ncpu - 1 : 0;
 	CPU_ZERO(&set);
-	CPU_SET(last && ncpu > 1 ? ncpu - 1 : 0, &set);
+	CPU_SET(cpu, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	return cpu;
 }
 
 static void *reader(void *arg)
@@ -87,7 +89,12 @@ static void *writer(void *arg)
 	unsigned seed = 99;
 	long n = 0;
 
-	pin_self(1);
+	/* reclaim on the writer's CPU, as a collector thread would */
+	static int worker_set;
+	if (!worker_set++ && !getenv("RCU_BENCH_SHARED_WORKER"))
+		mt_rcu_writer_cpu(pin_self(1));
+	else
+		pin_self(1);
 	while (!atomic_load_explicit(&s->go, memory_order_acquire))
 		;
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {

@@ -249,6 +249,12 @@ void mt_rcu_synchronize(void);
  */
 void mt_rcu_barrier(void);
 void mt_rcu_flush(struct mtree *mt);
+/*
+ * Called by a writer thread: free the nodes it retires on a reclamation
+ * thread of its own pinned to cpu (the writer's CPU), so that freeing and
+ * grace-period waits do not run on the readers' CPUs. 0 or -ENOMEM.
+ */
+int mt_rcu_writer_cpu(int cpu);
 
 /* Human-readable dump of the node structure (for debugging). */
 void mt_dump(const struct mtree *mt, FILE *out);

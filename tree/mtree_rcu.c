@@ -19,6 +19,7 @@
  * batch record cannot be allocated, the writer waits for a grace period
  * (synchronize_rcu) and frees the nodes itself.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <urcu/urcu-memb.h>
 
@@ -106,6 +107,15 @@ void mt_set_rcu(struct mtree *mt, bool on)
 }
 
 void mt_rcu_flush(struct mtree *mt) { mt_retire_flush(mt, true); }
+
+int mt_rcu_writer_cpu(int cpu)
+{
+	struct call_rcu_data *crdp = urcu_memb_create_call_rcu_data(0, cpu);
+	if (!crdp)
+		return -ENOMEM;
+	urcu_memb_set_thread_call_rcu_data(crdp);
+	return 0;
+}
 
 void mt_rcu_register_thread(void) { urcu_memb_register_thread(); }
 void mt_rcu_unregister_thread(void) { urcu_memb_unregister_thread(); }
