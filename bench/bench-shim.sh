@@ -33,7 +33,7 @@ run() { # name cmd...: appends "wall loop" (ns) to $D/name
 	local t=$(( $(date +%s%N) - t0 ))
 	local l=$(sed -n 's/^loop \([0-9]*\) ns.*$/\1/p' "$D/err" | tail -1)
 	local c=$(sed -n 's/^loop [0-9]* ns user \([0-9]*\) us sys \([0-9]*\) us$/\1 \2/p' "$D/err" |
-		tail -1 | awk '{print ($1 + $2) * 1000}')
+		tail -1 | awk '{printf "%d\n", ($1 + $2) * 1000}')
 	echo "$t ${l:-0} ${c:-0}" >>"$D/$name"
 }
 have_strace=$(command -v strace >/dev/null && echo 1)
@@ -64,7 +64,7 @@ row() {
 	read -r cm cb < <(stat "$D/$name" 3)
 	read -r wm wb < <(stat "$D/$name" 1)
 	local cpu="-" cr="-"
-	if [ "$cm" != 0 ]; then # strace: its tracee's CPU time is not reported
+	if [ "$cm" != 0 ]; then
 		cpu=$(printf '%.0f' "$(echo "$cm / $N" | bc -l)")
 		cr=$(printf '%.2fx' "$(paired "$D/$name" 3)")
 	fi

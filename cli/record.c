@@ -219,7 +219,10 @@ static size_t drain(struct rec_session *s, struct cring *r, int final)
 {
 	struct vmt_ring_header *h = r->h;
 	uint64_t t = __atomic_load_n(&h->tail, __ATOMIC_RELAXED);
-	uint64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
+	/* A slot's commit word says it is ready; the head is read only at the end
+	 * (to count holes): reading it now would take the producers' hottest
+	 * cache line away from them on every pass. */
+	uint64_t head = final ? __atomic_load_n(&h->head, __ATOMIC_ACQUIRE) : t + r->nslots;
 	size_t n = 0;
 	while (t < head) {
 		struct vmt_rec *slot = &r->slots[t & (r->nslots - 1)];
@@ -478,8 +481,10 @@ int cmd_record(int argc, char **argv)
 		}
 		if (signal_count > 1)
 			break;
-		if (!n) {
-			struct timespec d = {0, 2000000};
+		if (n < 4096) {
+			/* Little to do: sleep rather than spin beside the targets (a ring
+			 * holds 32768+ records; a target fills one in far more than this). */
+			struct timespec d = {0, n ? 1000000 : 2000000};
 			nanosleep(&d, NULL);
 		}
 	}

@@ -3,14 +3,18 @@ PRELOAD_SRCS := $(wildcard preload/*.c)
 PRELOAD_OBJS := $(PRELOAD_SRCS:%.c=$(BUILD)/pic/%.o)
 LIBVMATOP    := $(BUILD)/libvmatop.so
 PRELOAD_LIBS := $(call pc_libs,libunwind,-lunwind) -ldl -lpthread
+# The hooks are the target's hot path: link-time optimisation inlines the
+# small helpers across files, -fno-plt calls libc (clock_gettime, errno)
+# without the PLT stub.
+PRELOAD_OPT  := -flto=auto -fno-plt
 
 $(BUILD)/pic/preload/%.o: preload/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PRELOAD_OPT) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
 		-MMD -MP -c -o $@ $<
 
 $(LIBVMATOP): $(PRELOAD_OBJS)
-	$(CC) -shared -o $@ $^ -Wl,-z,now -Wl,--no-undefined $(PRELOAD_LIBS)
+	$(CC) $(CFLAGS) $(PRELOAD_OPT) -fPIC -shared -o $@ $^ -Wl,-z,now -Wl,--no-undefined $(PRELOAD_LIBS)
 
 ALL += $(LIBVMATOP)
 

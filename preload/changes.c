@@ -38,8 +38,11 @@
  */
 #include "shim.h"
 
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
 
 #define NLOG 1024
 #define NSLOTS 256
@@ -49,16 +52,19 @@ static struct {
 	_Atomic uintptr_t lo, hi;
 } chlog[NLOG];
 
-struct cslot {
-	_Atomic int owned;
-	_Atomic int busy;    /* a change of [lo, hi) is running */
-	_Atomic int in_hook; /* nesting depth of hooks (fork child decision) */
-	int pad0;
-	_Atomic uintptr_t lo, hi;
-	_Atomic uint64_t pend; /* deferred list, packed (pack()); 0: none */
-} __attribute__((aligned(64)));
-
-static struct cslot slots[NSLOTS];
+static struct chg_slot slots[NSLOTS]; /* struct chg_slot: shim.h (inline fast paths) */
+__thread struct chg_slot *chg_me;     /* this thread's slot, NULL: none (yet) */
+/*
+ * Single-threaded fast path: while only one thread has ever been in the
+ * shim, nobody can list concurrently, so calls neither announce nor log
+ * their changes. The first time a second thread appears (pthread_create, or
+ * a slot taken by another thread) chg_go_multi() flips `multi`, forces a
+ * memory barrier on every thread of the process (membarrier) and waits until
+ * no other thread is inside a hook: a hook that began before the flip (and
+ * did not announce) is over, and every later one sees `multi` set.
+ */
+_Atomic int chg_multi;
+#define multi chg_multi
 static _Atomic int nslots_used;	    /* high-water mark */
 static _Atomic int unslotted;	    /* calls in flight from threads without a slot */
 static _Atomic int unslotted_hooks; /* hooks in progress in threads without a slot */
@@ -83,6 +89,26 @@ static void key_init(void)
 	atomic_store(&key_state, pthread_key_create(&slot_key, slot_dtor) == 0 ? 2 : 3);
 }
 
+void chg_go_multi(void)
+{
+	if (atomic_load(&multi) || atomic_exchange(&multi, 1))
+		return;
+	if (shim_raw_syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0, 0, 0,
+			     0) ||
+	    shim_raw_syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0, 0, 0, 0)) {
+		struct timespec d = {0, 1000000}; /* no membarrier: stores drain long before */
+		nanosleep(&d, NULL);
+	}
+	int n = atomic_load(&nslots_used);
+	for (int i = 0; i < n; i++)
+		for (int w = 0; i != my_slot && w < 5000 &&
+				atomic_load_explicit(&slots[i].in_hook, memory_order_acquire);
+		     w++)
+			sched_yield(); /* a hook that may not have announced: let it end */
+}
+
+static inline int single(void) { return !atomic_load_explicit(&multi, memory_order_relaxed); }
+
 static int slot(void)
 {
 	if (my_slot >= 0 || slot_tried)
@@ -94,6 +120,7 @@ static int slot(void)
 		if (atomic_load_explicit(&slots[i].owned, memory_order_relaxed) == 0 &&
 		    atomic_compare_exchange_strong(&slots[i].owned, &z, 1)) {
 			my_slot = i;
+			chg_me = &slots[i];
 			while (n < i + 1 && !atomic_compare_exchange_weak(&nslots_used, &n, i + 1))
 				;
 			break;
@@ -105,11 +132,20 @@ static int slot(void)
 		if (atomic_load(&key_state) == 2)
 			pthread_setspecific(slot_key, (void *)1);
 	}
+	if (single()) { /* another thread in the shim, now or before: multi-threaded */
+		int other = my_slot < 0;
+		for (int i = 0; i < atomic_load(&nslots_used) && !other; i++)
+			other = i != my_slot && atomic_load(&slots[i].owned);
+		if (other)
+			chg_go_multi();
+	}
 	return my_slot;
 }
 
-void chg_begin(uintptr_t lo, uintptr_t hi)
+void chg_begin_slow(uintptr_t lo, uintptr_t hi)
 {
+	if (single() && slot() >= 0 && single())
+		return;
 	int s = slot();
 	if (s < 0) {
 		atomic_fetch_add(&unslotted, 1);
@@ -129,21 +165,27 @@ void chg_begin(uintptr_t lo, uintptr_t hi)
 
 void chg_note(uintptr_t lo, uintptr_t hi)
 {
+	if (single())
+		return;
 	uint64_t s = atomic_fetch_add_explicit(&S.gen, 1, memory_order_acq_rel) + 1;
 	atomic_store_explicit(&chlog[s % NLOG].lo, lo, memory_order_relaxed);
 	atomic_store_explicit(&chlog[s % NLOG].hi, hi, memory_order_relaxed);
 	atomic_store_explicit(&chlog[s % NLOG].seq, s, memory_order_release);
 }
 
-void chg_end(uintptr_t lo, uintptr_t hi)
+void chg_end_slow(uintptr_t lo, uintptr_t hi)
 {
-	chg_note(lo, hi);
 	int s = my_slot;
+	if (s >= 0 && !atomic_load_explicit(&slots[s].busy, memory_order_relaxed) && single())
+		return; /* began single-threaded: nothing announced */
+	chg_note(lo, hi);
 	if (s < 0)
 		atomic_fetch_sub(&unslotted, 1);
 	else
 		atomic_store_explicit(&slots[s].busy, 0, memory_order_release);
 }
+/* (a call that began single-threaded and ends multi-threaded only logs: its
+ * slot was not busy; chg_go_multi waited for it) */
 
 uint64_t chg_mark(void) { return atomic_load_explicit(&S.gen, memory_order_acquire); }
 
@@ -165,6 +207,8 @@ static int meets(uintptr_t a, uintptr_t b, uintptr_t lo, uintptr_t hi)
 
 int chg_conflict(uint64_t g0, uintptr_t lo, uintptr_t hi)
 {
+	if (single())
+		return 0;
 	for (int wait = 0;; wait++) {
 		int unknown = 0;
 		int n = atomic_load(&nslots_used);
@@ -228,44 +272,30 @@ int chg_changed_since(uint64_t g0, uintptr_t (*r)[2], int max)
 
 /* ---- hooks in progress ---- */
 
-void chg_hook_enter(void)
+/* (the common case, a thread with a slot, is inline in shim.h) */
+void chg_hook_enter_slow(void)
 {
 	int s = slot();
 	if (s < 0) {
 		atomic_fetch_add(&unslotted_hooks, 1);
 		return;
 	}
-	/* only the owner writes it: a plain increment (a signal handler nests
-	 * and restores it before this thread runs on) */
 	int v = atomic_load_explicit(&slots[s].in_hook, memory_order_relaxed);
 	atomic_store_explicit(&slots[s].in_hook, v + 1, memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
 }
 
-void chg_hook_leave(void)
+void chg_hook_leave_slow(void)
 {
-	int s = my_slot;
 	atomic_signal_fence(memory_order_seq_cst);
-	if (s < 0) {
-		atomic_fetch_sub(&unslotted_hooks, 1);
-		return;
-	}
-	int v = atomic_load_explicit(&slots[s].in_hook, memory_order_relaxed);
-	atomic_store_explicit(&slots[s].in_hook, v - 1, memory_order_release);
+	atomic_fetch_sub(&unslotted_hooks, 1);
 }
 
 void chg_unlisted_stack(int delta) { atomic_fetch_add(&unlisted_stacks, delta); }
 
 /* ---- deferred lists ---- */
 
-/* [lo, hi) as one word: page number << 24 | pages (< 2^24); 0 if it does not fit. */
-static uint64_t pack(uintptr_t lo, uintptr_t hi)
-{
-	uint64_t pages = (hi - lo) / PAGE_SZ;
-	if (hi <= lo || (lo & (PAGE_SZ - 1)) || pages >= (1u << 24) || (lo >> 12) >= (1ull << 40))
-		return 0;
-	return (uint64_t)(lo >> 12) << 24 | pages;
-}
+#define pack chg_pack
 
 static void unpack(uint64_t p, uintptr_t *lo, uintptr_t *hi)
 {
@@ -273,12 +303,15 @@ static void unpack(uint64_t p, uintptr_t *lo, uintptr_t *hi)
 	*hi = *lo + (uintptr_t)(p & ((1u << 24) - 1)) * PAGE_SZ;
 }
 
-int chg_defer(uintptr_t lo, uintptr_t hi)
+int chg_defer_slow(uintptr_t lo, uintptr_t hi)
 {
 	int s = slot();
 	if (s < 0)
 		return 0;
-	uint64_t old = atomic_exchange(&slots[s].pend, 0);
+	/* only the owner makes it nonzero: no locked exchange when it is 0 */
+	uint64_t old = atomic_load_explicit(&slots[s].pend, memory_order_relaxed);
+	if (old)
+		old = atomic_exchange(&slots[s].pend, 0);
 	if (old) { /* merge with one already deferred (another thread did not take it) */
 		uintptr_t a, b;
 		unpack(old, &a, &b);
@@ -292,7 +325,7 @@ int chg_defer(uintptr_t lo, uintptr_t hi)
 		chg_my_pending = old;
 		return 0;
 	}
-	atomic_store(&slots[s].pend, p);
+	atomic_store_explicit(&slots[s].pend, p, memory_order_release);
 	chg_my_pending = p;
 	return 1;
 }
@@ -305,10 +338,12 @@ int chg_take(int s, uintptr_t *lo, uintptr_t *hi)
 		if (s < 0)
 			return 0;
 	}
-	if (!atomic_load_explicit(&slots[s].pend, memory_order_relaxed))
-		return 0;
-	uint64_t p = atomic_exchange(&slots[s].pend, 0);
+	uint64_t p = atomic_load_explicit(&slots[s].pend, memory_order_relaxed);
 	if (!p)
+		return 0;
+	if (single()) /* no other taker (a nested signal handler at worst lists it twice) */
+		atomic_store_explicit(&slots[s].pend, 0, memory_order_relaxed);
+	else if (!(p = atomic_exchange(&slots[s].pend, 0)))
 		return 0;
 	unpack(p, lo, hi);
 	return 1;
@@ -332,6 +367,7 @@ void chg_thread_exit(void)
 	atomic_store(&slots[s].busy, 0);
 	atomic_store(&slots[s].in_hook, 0);
 	my_slot = -1; /* later hooks of this thread (other destructors): unslotted */
+	chg_me = NULL;
 	atomic_store_explicit(&slots[s].owned, 0, memory_order_release);
 }
 
@@ -372,6 +408,7 @@ int chg_fork_child(uint64_t pre_pos, uintptr_t (*r)[2], int max, int *n)
 	atomic_store(&nslots_used, my_slot + 1);
 	if (my_slot >= 0)
 		atomic_store(&slots[my_slot].busy, 0);
+	atomic_store(&multi, 0); /* alone now */
 	if (full)
 		shim_debug("fork child: whole map (%s%s%s)", full & 1 ? "records after the copy " : "",
 			   full & 2 ? "unslotted or unlisted stack " : "",

@@ -99,7 +99,7 @@ static int madvise_changes_vma(int adv)
 #define AFTER()                                                                                    \
 	do {                                                                                       \
 		e = errno;                                                                         \
-		c.dur = shim_now() - c.t0;                                                         \
+		c.dur = S.durations ? shim_now() - c.t0 : 0;                                       \
 		chg_end(c.clo, c.chi);                                                             \
 	} while (0)
 #define END()                                                                                      \

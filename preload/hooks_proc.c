@@ -208,6 +208,7 @@ SHIM_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *
 	t->arg = arg;
 	enter();
 	obs_flush(0);
+	chg_go_multi();
 	chg_unlisted_stack(1);
 	int r = R.pthread_create(th, attr, tramp_start, t);
 	int e = errno;
@@ -500,7 +501,7 @@ SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 #define VFORK_NESTED 1ull /* token: already a vfork child (the flag stays) */
 #define VFORK_OFF 2ull	  /* token: the shim does not record */
 
-SHIM_HIDDEN __attribute__((used)) uint64_t shim_vfork_pre(void)
+SHIM_HIDDEN __attribute__((used, noinline)) uint64_t shim_vfork_pre(void)
 {
 	if (shim_vfork_child)
 		return VFORK_NESTED;
@@ -510,7 +511,7 @@ SHIM_HIDDEN __attribute__((used)) uint64_t shim_vfork_pre(void)
 	return t > VFORK_OFF ? t : VFORK_OFF + 1;
 }
 
-SHIM_HIDDEN __attribute__((used)) long shim_vfork_post(long ret, uint64_t token)
+SHIM_HIDDEN __attribute__((used, noinline)) long shim_vfork_post(long ret, uint64_t token)
 {
 	if (ret == 0) { /* the child */
 		shim_vfork_child = 1;
@@ -975,8 +976,8 @@ SHIM_EXPORT int dlclose(void *h)
 	return r;
 }
 
-/* ---- locales: glibc maps locale files internally (setlocale; newlocale is
- * left alone: C++ programs call it often and it rarely maps) ---- */
+/* ---- locales: glibc maps locale files internally, the first time a locale
+ * is loaded (setlocale, newlocale; it keeps them afterwards) ---- */
 
 SHIM_EXPORT char *setlocale(int cat, const char *loc)
 {
@@ -986,6 +987,50 @@ SHIM_EXPORT char *setlocale(int cat, const char *loc)
 		return R.setlocale(cat, loc);
 	chg_hook_enter();
 	char *r = R.setlocale(cat, loc);
+	int e = errno;
+	shim_depth++;
+	obs_maps_list(shim_cid(), VMT_LIST_INDIRECT, VMT_CAUSE_LOCALE, NULL);
+	leave();
+	errno = e;
+	return r;
+}
+
+/*
+ * newlocale: C++ programs call it often, with the same few names; glibc maps
+ * a locale's files only on its first load. So the map is listed only for a
+ * (categories, name) pair not seen before (a small lock-free set; when it
+ * is full, every call lists).
+ */
+#define NLOCALES 128
+static _Atomic uint64_t locales_seen[NLOCALES];
+
+static int locale_new(int mask, const char *name)
+{
+	size_t n = name ? strnlen(name, 256) : 0;
+	uint64_t h = vmt_hash(name ? name : "", n) ^ ((uint64_t)(unsigned)mask * 0x9e3779b97f4a7c15ull);
+	h = h ? h : 1;
+	for (unsigned i = 0; i < 16; i++) {
+		_Atomic uint64_t *e = &locales_seen[(h + i) & (NLOCALES - 1)];
+		uint64_t v = atomic_load_explicit(e, memory_order_relaxed);
+		if (v == h)
+			return 0;
+		if (v == 0) {
+			uint64_t z = 0;
+			if (atomic_compare_exchange_strong(e, &z, h) || z == h)
+				return z != h;
+		}
+	}
+	return 1;
+}
+
+SHIM_EXPORT locale_t newlocale(int mask, const char *name, locale_t base)
+{
+	if (!R.newlocale)
+		shim_resolve();
+	if (!name || !locale_new(mask, name) || !hook_ok())
+		return R.newlocale(mask, name, base);
+	chg_hook_enter();
+	locale_t r = R.newlocale(mask, name, base);
 	int e = errno;
 	shim_depth++;
 	obs_maps_list(shim_cid(), VMT_LIST_INDIRECT, VMT_CAUSE_LOCALE, NULL);

@@ -14,6 +14,7 @@
  */
 #include "shim.h"
 
+#include <cpuid.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,13 +34,72 @@ __thread int shim_depth;
 __thread int shim_in_fork;
 __thread int shim_vfork_child;
 __thread int shim_vfork_dirty;
-static __thread pid_t tls_tid;
+__thread pid_t shim_tls_tid;
+__thread uint64_t shim_tsc0, shim_ns0, shim_tsc_mult;
 
-uint64_t shim_now(void)
+/*
+ * shim_now() past its anchor: read the TSC between two clock reads (a pair
+ * more than 300 ns wide was interrupted: tried again, or the clock is simply
+ * returned), measure the rate over the last span (at least half a span long;
+ * a weighted mean with the rate known so far, shared by all threads) and
+ * anchor there. No rate measured yet: the first anchor stays and the clock
+ * is returned, never an extrapolation. Measured here: within 60 ns of
+ * clock_gettime, never backwards.
+ */
+uint64_t shim_now_anchor(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	uint64_t a = 0, t = 0, b = 0;
+	for (int k = 0; k < 4; k++) {
+		a = shim_clock();
+		t = __builtin_ia32_rdtsc();
+		b = shim_clock();
+		if (b - a < 300)
+			break;
+	}
+	if (b - a >= 300)
+		return b;
+	uint64_t ns = a + (b - a) / 2;
+	uint64_t mult = atomic_load_explicit(&S.tsc_mult, memory_order_relaxed);
+	if (shim_tsc0 && t > shim_tsc0 && ns > shim_ns0 && t - shim_tsc0 >= S.tsc_span / 2 &&
+	    t - shim_tsc0 < 64 * S.tsc_span) {
+		uint64_t m = (uint64_t)(((unsigned __int128)(ns - shim_ns0) << 32) / (t - shim_tsc0));
+		mult = mult ? (mult * 7 + m) / 8 : m;
+		atomic_store_explicit(&S.tsc_mult, mult, memory_order_relaxed);
+	} else if (shim_tsc0 && !mult && t > shim_tsc0 && t - shim_tsc0 < S.tsc_span / 2) {
+		return b; /* rate unknown: keep the first anchor until it can be measured */
+	}
+	shim_tsc0 = t;
+	shim_ns0 = ns;
+	shim_tsc_mult = mult;
+	return b;
+}
+
+/* The TSC path only when the kernel itself keeps time with the TSC. */
+static void clock_init(void)
+{
+#if defined(__x86_64__)
+	char cs[32] = "";
+	int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+		      O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, cs, sizeof(cs) - 1);
+		close(fd);
+		cs[n > 0 ? n : 0] = 0;
+	}
+	if (strcmp(cs, "tsc\n") != 0 || getenv("VMATOP_NO_TSC"))
+		return;
+	/* the span: about 1 ms of cycles, from a short measurement */
+	uint64_t n0 = shim_clock(), t0 = __builtin_ia32_rdtsc();
+	uint64_t n1, t1;
+	do {
+		n1 = shim_clock();
+		t1 = __builtin_ia32_rdtsc();
+	} while (n1 - n0 < 20000);
+	if (t1 <= t0)
+		return;
+	S.tsc_span = (t1 - t0) * 50; /* 20 us * 50; the rate itself is measured over spans */
+	S.tsc_ok = 1;
+#endif
 }
 
 long shim_raw_syscall(long n, long a, long b, long c, long d, long e, long f)
@@ -60,14 +120,14 @@ long shim_raw_syscall(long n, long a, long b, long c, long d, long e, long f)
 #endif
 }
 
-pid_t shim_tid(void)
+pid_t shim_tid_slow(void)
 {
-	if (!tls_tid)
-		tls_tid = (pid_t)shim_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
-	return tls_tid;
+	if (!shim_tls_tid)
+		shim_tls_tid = (pid_t)shim_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	return shim_tls_tid;
 }
 
-void shim_tid_reset(void) { tls_tid = 0; }
+void shim_tid_reset(void) { shim_tls_tid = 0; }
 
 uint32_t shim_cid(void)
 {
@@ -142,7 +202,8 @@ static int consumer_alive(void)
 	return hb && shim_now() - hb < 1000000000ull;
 }
 
-uint64_t rec_reserve(unsigned n, int wait)
+/* rec_reserve (shim.h) when the quick try failed: ring missing, looks full, or raced. */
+uint64_t rec_reserve_slow(unsigned n, int wait)
 {
 	struct vmt_ring_header *h = S.ring;
 	if (!h || !n || n > S.nslots)
@@ -178,21 +239,6 @@ uint64_t rec_reserve(unsigned n, int wait)
 	return pos;
 }
 
-struct vmt_rec *rec_at(uint64_t pos, uint16_t type, uint32_t cid, uint64_t ts)
-{
-	struct vmt_rec *r = &S.slots[pos & (S.nslots - 1)];
-	/* The commit word is written last; clear the rest of the slot. */
-	memset(r->p.raw, 0, sizeof(r->p.raw));
-	r->type = type;
-	r->flags = 0;
-	r->pid = (uint32_t)S.pid;
-	r->tid = (uint32_t)shim_tid();
-	r->cid = cid;
-	r->dur = 0;
-	r->ts = ts ? ts : shim_now();
-	return r;
-}
-
 struct vmt_rec *rec_begin(uint16_t type, uint32_t cid, uint64_t ts, int wait, uint64_t *posp)
 {
 	struct vmt_ring_header *h = S.ring;
@@ -205,11 +251,6 @@ struct vmt_rec *rec_begin(uint16_t type, uint32_t cid, uint64_t ts, int wait, ui
 	return rec_at(pos, type, cid, ts);
 }
 
-void rec_commit(struct vmt_rec *r, uint64_t pos)
-{
-	atomic_store_explicit((_Atomic uint32_t *)&r->commit, commit_mark(pos),
-			      memory_order_release);
-}
 
 /* ---- strings ---- */
 
@@ -413,6 +454,12 @@ void shim_init(void)
 	if (pl && strlen(pl) < sizeof(S.preload))
 		strcpy(S.preload, pl);
 	S.stack_depth = env_uint(VMT_ENV_STACKS, 0);
+	S.durations = env_uint(VMT_ENV_DURATIONS, 1) != 0;
+	clock_init();
+#if defined(__x86_64__)
+	unsigned a, b, c, d;
+	S.prefetchw = __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8));
+#endif
 	if (S.stack_depth > 128)
 		S.stack_depth = 128;
 	unsigned slots = env_uint(VMT_ENV_SLOTS, VMT_RING_DEFAULT_SLOTS);
@@ -503,60 +550,19 @@ int shim_adopt(void)
 
 /* ---- calls ---- */
 
-void call_begin(struct shim_call *c, uintptr_t lo, uintptr_t hi, int is_munmap)
+/* call_begin (shim.h) with a deferred list: list it now, before the call (and
+ * its timing), unless the call is the munmap of exactly that range. */
+void call_take_pending(struct shim_call *c, int is_munmap)
 {
-	c->nested = shim_depth > 0;
-	shim_depth++;
-	chg_hook_enter(); /* before the deferred list is taken (changes.c: fork) */
-	c->cid = 0;	  /* given when something refers to the call (call_cid) */
-	c->exact = 0;
-	c->clo = lo;
-	c->chi = hi;
 	uintptr_t plo, phi;
-	if (chg_has_pending() && chg_take(-1, &plo, &phi)) {
-		/* this thread's deferred list: now, before the call (and its timing),
-		 * unless the call is the munmap of exactly that range */
-		if (is_munmap && plo == lo && phi == hi)
-			c->exact = 1;
-		else
-			obs_list(shim_cid(), plo, phi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
-	}
-	c->t0 = shim_now();
-}
-
-void call_end(struct shim_call *c)
-{
-	(void)c;
-	chg_hook_leave();
-	shim_depth--;
-}
-
-void call_record_mem(struct shim_call *c, uint16_t type, uint64_t a0, uint64_t a1, uint64_t a2,
-		     uint64_t a3, uint64_t a4, uint64_t a5, int64_t ret, int err, uint32_t extra,
-		     int listed)
-{
-	if (listed || (!c->nested && S.stack_depth))
-		call_cid(c);
-	uint64_t pos;
-	struct vmt_rec *r = rec_begin(type, c->cid, c->t0, 0, &pos);
-	if (!r)
+	if (!chg_take(-1, &plo, &phi))
 		return;
-	r->dur = c->dur > 0xffffffffull ? 0xffffffffu : (uint32_t)c->dur;
-	r->flags = (uint16_t)((c->nested ? VMT_F_INTERNAL : 0) | (err ? VMT_F_FAILED : 0) |
-			      (listed ? VMT_F_LISTED : 0));
-	r->p.mem.a0 = a0;
-	r->p.mem.a1 = a1;
-	r->p.mem.a2 = a2;
-	r->p.mem.a3 = a3;
-	r->p.mem.a4 = a4;
-	r->p.mem.a5 = a5;
-	r->p.mem.ret = ret;
-	r->p.mem.err = err;
-	r->p.mem.extra = extra;
-	rec_commit(r, pos);
-	if (!c->nested && S.stack_depth)
-		stacks_emit(c->cid, c->t0);
+	if (is_munmap && plo == c->clo && phi == c->chi)
+		c->exact = 1;
+	else
+		obs_list(shim_cid(), plo, phi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
 }
+
 
 /* ---- constructor / destructor and the public API ---- */
 

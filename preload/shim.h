@@ -8,8 +8,9 @@
  *   observe.c       PROCMAP_QUERY, /proc/self/maps lists (seed, observe, snapshot), modules
  *   hooks_mem.c     mmap munmap mremap mprotect pkey_mprotect madvise brk sbrk shmat shmdt syscall
  *   hooks_proc.c    fork vfork (asm trampoline) clone _Fork posix_spawn exec* exit _exit dlopen
- *                   dlclose pthread setlocale; fork-child bookkeeping
+ *                   dlclose pthread setlocale newlocale sem_*; fork-child bookkeeping
  *   hooks_malloc.c  malloc family (finds glibc's internal mmaps, brk and arena heaps)
+ *   changes.c       threads' slots: change log, deferred lists, hooks in progress, fork child
  *   stacks.c        libunwind call stacks
  *
  * Rules every hook follows (see man/libvmatop.7):
@@ -21,7 +22,10 @@
  *   - a vfork child shares the parent's memory, TLS included: it changes no
  *     shim state but the per-thread shim_vfork_dirty flag (see hooks_proc.c);
  *   - records are written to the process's ring with no lock and no syscall
- *     (PROCMAP_QUERY observation is one ioctl per resulting VMA).
+ *     (PROCMAP_QUERY observation is one ioctl per resulting VMA; the list of
+ *     an anonymous private mmap is deferred, see changes.c);
+ *   - the hot path (shim_now, rec_reserve, call_begin, chg_begin/end, hook
+ *     enter/leave) is inline below, with out-of-line *_slow paths.
  */
 #ifndef VMATOP_SHIM_H
 #define VMATOP_SHIM_H
@@ -30,37 +34,50 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <string.h>
+#include <time.h>
 #include <vmatop/records.h>
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
+#define PAGE_SZ 4096ul
+#define PAGE_DOWN(x) ((uintptr_t)(x) & ~(PAGE_SZ - 1))
+#define PAGE_UP(x) (((uintptr_t)(x) + PAGE_SZ - 1) & ~(PAGE_SZ - 1))
 #define SHIM_HIDDEN __attribute__((visibility("hidden")))
 
 enum shim_state { SHIM_OFF = 0, SHIM_INIT = 1, SHIM_READY = 2, SHIM_DISABLED = 3 };
 
+/* Read by every hook: the first cache lines; fields written often come later,
+ * each on a line of its own (no false sharing between threads). */
 struct shim {
 	_Atomic int state;
 	pid_t pid;
 	struct vmt_ring_header *ring;
 	struct vmt_rec *slots;
 	uint64_t nslots;
-	size_t ring_bytes;
-	int maps_fd;	       /* /proc/self/maps (CLOEXEC, high fd), -1 if none */
-	int have_pmq;	       /* PROCMAP_QUERY works */
+	const _Atomic long *stamp; /* nonzero; a MADV_WIPEONFORK page: 0 in a fork child
+				    * no fork path of the shim handled (shim_adopt) */
 	unsigned stack_depth;  /* 0: no stacks */
-	_Atomic uint32_t next_cid;
-	_Atomic uint32_t fork_seq;
+	int durations;	       /* time memory calls (dur); VMATOP_DURATIONS=0 turns it off */
+	int tsc_ok;	       /* clocksource tsc: shim_now() extrapolates the TSC */
+	int prefetchw;	       /* the CPU has PREFETCHW (CPUID 80000001h ECX bit 8) */
+	uint64_t tsc_span;     /* cycles between anchors (about 1 ms) */
+	_Atomic uint64_t tsc_mult; /* ns per cycle << 32, as last measured by any thread */
+	int have_pmq;	       /* PROCMAP_QUERY works */
+	int maps_fd;	       /* /proc/self/maps (CLOEXEC, high fd), -1 if none */
+	size_t ring_bytes;
 	uintptr_t brk_seen;    /* last program break the mirror knows */
 	uintptr_t stack_lo, stack_hi; /* main thread [stack] as last seen */
 	uintptr_t self_lo, self_hi;   /* libvmatop.so text (to skip in stacks) */
-	const _Atomic long *stamp; /* nonzero; a MADV_WIPEONFORK page: 0 in a fork child
-				    * no fork path of the shim handled (shim_adopt) */
-	_Atomic uint64_t last_pos; /* ring position of the latest reservation */
-	_Atomic uint64_t tail_seen; /* consumer tail as last read (saves a shared read) */
 	char dir[512];	       /* session directory */
 	char preload[512];     /* our own path (exec re-injection) */
 	unsigned slots_wanted;
 	int debug;
-	_Atomic uint64_t gen; /* bumped after every call that may change VMAs */
+	_Alignas(64) _Atomic uint64_t last_pos; /* ring position of the latest reservation */
+	_Atomic uint64_t tail_seen; /* consumer tail as last read (saves a shared read) */
+	_Alignas(64) _Atomic uint64_t gen; /* bumped after every call that may change VMAs */
+	_Alignas(64) _Atomic uint32_t next_cid;
+	_Atomic uint32_t fork_seq;
+	char pad_end[56];
 };
 
 SHIM_HIDDEN extern struct shim S;
@@ -103,7 +120,7 @@ struct shim_real {
 	int (*pthread_join)(unsigned long, void **);
 	void (*pthread_exit)(void *) __attribute__((noreturn));
 	char *(*setlocale)(int, const char *);
-	void *(*newlocale)(int, const char *, void *);
+	void *(*newlocale)(int, const char *, void *); /* locale_t (locale.h) */
 };
 SHIM_HIDDEN extern struct shim_real R;
 
@@ -130,20 +147,100 @@ static inline void shim_passthrough(void)
 	else if (shim_in_fork)
 		shim_fork_dirty = 1; /* an atfork handler: both sides list their whole map */
 }
-SHIM_HIDDEN uint64_t shim_now(void);
-SHIM_HIDDEN pid_t shim_tid(void);
+/*
+ * CLOCK_MONOTONIC ns. When the kernel's clocksource is the TSC (S.tsc_ok),
+ * the TSC is read and extrapolated from this thread's last anchor, a
+ * clock_gettime() at most SHIM_TSC_SPAN cycles (about a millisecond) ago,
+ * with the rate measured between anchors (shim.c, shim_now_anchor): within
+ * tens of ns of clock_gettime, at half its cost in a VM.
+ */
+SHIM_HIDDEN extern __thread uint64_t shim_tsc0, shim_ns0, shim_tsc_mult;
+SHIM_HIDDEN uint64_t shim_now_anchor(void);
+static inline uint64_t shim_clock(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+static inline uint64_t shim_now(void)
+{
+#if defined(__x86_64__)
+	if (__builtin_expect(S.tsc_ok, 1)) {
+		uint64_t dt = __builtin_ia32_rdtsc() - shim_tsc0;
+		if (__builtin_expect(dt < S.tsc_span && shim_tsc_mult, 1))
+			return shim_ns0 + ((dt * shim_tsc_mult) >> 32);
+		return shim_now_anchor();
+	}
+#endif
+	return shim_clock();
+}
+SHIM_HIDDEN extern __thread pid_t shim_tls_tid;
+SHIM_HIDDEN pid_t shim_tid_slow(void);
+static inline pid_t shim_tid(void) { return shim_tls_tid ? shim_tls_tid : shim_tid_slow(); }
 SHIM_HIDDEN void shim_tid_reset(void);
 SHIM_HIDDEN uint32_t shim_cid(void);
 SHIM_HIDDEN long shim_raw_syscall(long nr, long a, long b, long c, long d, long e, long f);
 /* Reserve a record (NULL: ring full, counted as lost). wait: bulk lists may wait. */
 SHIM_HIDDEN struct vmt_rec *rec_begin(uint16_t type, uint32_t cid, uint64_t ts, int wait,
 				   uint64_t *pos);
-SHIM_HIDDEN void rec_commit(struct vmt_rec *r, uint64_t pos);
+static inline void rec_commit(struct vmt_rec *r, uint64_t pos)
+{
+	atomic_store_explicit((_Atomic uint32_t *)&r->commit, (uint32_t)(pos % 0xffffffffull) + 1,
+			      memory_order_release);
+}
 /* Reserve n consecutive slots at once (a list is then one block in the ring):
  * returns the first position or ~0 (ring full: all n counted as lost). */
-SHIM_HIDDEN uint64_t rec_reserve(unsigned n, int wait);
-/* Slot pos of a block from rec_reserve, header filled like rec_begin. */
-SHIM_HIDDEN struct vmt_rec *rec_at(uint64_t pos, uint16_t type, uint32_t cid, uint64_t ts);
+SHIM_HIDDEN uint64_t rec_reserve_slow(unsigned n, int wait);
+static inline uint64_t rec_reserve(unsigned n, int wait)
+{
+	struct vmt_ring_header *h = S.ring;
+	if (__builtin_expect(h != NULL, 1)) {
+		uint64_t pos = atomic_load_explicit((_Atomic uint64_t *)&h->head, memory_order_relaxed);
+		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
+		if (pos + n - tail <= S.nslots &&
+		    atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)&h->head, &pos, pos + n,
+							  memory_order_acq_rel, memory_order_relaxed)) {
+			atomic_store_explicit(&S.last_pos, pos + n - 1, memory_order_relaxed);
+			/* The consumer read the next slots last (a lap ago): ask for them
+			 * now, so the next record does not wait for the cache lines. */
+			char *next = (char *)&S.slots[(pos + n) & (S.nslots - 1)];
+#if defined(__x86_64__)
+			if (S.prefetchw) { /* for ownership: the write needs no upgrade */
+				__asm__ volatile("prefetchw %0" : : "m"(*next));
+				__asm__ volatile("prefetchw %0" : : "m"(next[64]));
+			} else
+#endif
+			{
+				__builtin_prefetch(next, 1, 3);
+				__builtin_prefetch(next + 64, 1, 3);
+			}
+			return pos;
+		}
+	}
+	return rec_reserve_slow(n, wait);
+}
+/* Slot pos of a block from rec_reserve, header filled like rec_begin; the
+ * payload is zeroed unless the caller writes all of it (full). */
+static inline struct vmt_rec *rec_at_full(uint64_t pos, uint16_t type, uint32_t cid, uint64_t ts,
+					  int full)
+{
+	struct vmt_rec *r = &S.slots[pos & (S.nslots - 1)];
+	/* The commit word is written last; clear the rest of the slot. */
+	if (!full)
+		memset(r->p.raw, 0, sizeof(r->p.raw));
+	r->type = type;
+	r->flags = 0;
+	r->pid = (uint32_t)S.pid;
+	r->tid = (uint32_t)shim_tid();
+	r->cid = cid;
+	r->dur = 0;
+	r->ts = ts ? ts : shim_now();
+	return r;
+}
+static inline struct vmt_rec *rec_at(uint64_t pos, uint16_t type, uint32_t cid, uint64_t ts)
+{
+	return rec_at_full(pos, type, cid, ts, 0);
+}
 /* Intern a string: returns its hash, emits VMT_STRING the first time. */
 SHIM_HIDDEN uint64_t shim_string(const char *s, size_t n);
 SHIM_HIDDEN int shim_ring_create(void);
@@ -191,20 +288,97 @@ SHIM_HIDDEN void stacks_emit(uint32_t cid, uint64_t ts);
 /* changes.c: threads' slots, ranges of running and finished VMA changes,
  * deferred lists, the fork child's decision (see there). */
 #define CHG_ALL 0ul, ~0ul
-SHIM_HIDDEN void chg_begin(uintptr_t lo, uintptr_t hi);
-SHIM_HIDDEN void chg_end(uintptr_t lo, uintptr_t hi);
+/* A thread's slot (changes.c). Only the owner writes it, but pend (taken by
+ * any thread with an atomic exchange). One cache line. */
+struct chg_slot {
+	_Atomic int owned;
+	_Atomic int busy;    /* a change of [lo, hi) is running */
+	_Atomic int in_hook; /* nesting depth of hooks (fork child decision) */
+	int pad0;
+	_Atomic uintptr_t lo, hi;
+	_Atomic uint64_t pend; /* deferred list, packed (chg_pack); 0: none */
+} __attribute__((aligned(64)));
+SHIM_HIDDEN extern __thread struct chg_slot *chg_me; /* NULL: no slot (yet) */
+SHIM_HIDDEN extern _Atomic int chg_multi;	       /* 0: one thread only (no announcing) */
+SHIM_HIDDEN extern __thread uint64_t chg_my_pending;  /* this thread has a deferred list */
+SHIM_HIDDEN void chg_begin_slow(uintptr_t lo, uintptr_t hi);
+SHIM_HIDDEN void chg_end_slow(uintptr_t lo, uintptr_t hi);
+SHIM_HIDDEN void chg_hook_enter_slow(void);
+SHIM_HIDDEN void chg_hook_leave_slow(void);
+SHIM_HIDDEN int chg_defer_slow(uintptr_t lo, uintptr_t hi);
+
+/* A call that may change [lo, hi) starts / ended (single-threaded: nothing to do). */
+static inline void chg_begin(uintptr_t lo, uintptr_t hi)
+{
+	if (__builtin_expect(!atomic_load_explicit(&chg_multi, memory_order_relaxed) && chg_me, 1))
+		return;
+	chg_begin_slow(lo, hi);
+}
+static inline void chg_end(uintptr_t lo, uintptr_t hi)
+{
+	struct chg_slot *m = chg_me;
+	if (__builtin_expect(m && !atomic_load_explicit(&m->busy, memory_order_relaxed) &&
+				     !atomic_load_explicit(&chg_multi, memory_order_relaxed),
+			     1))
+		return;
+	chg_end_slow(lo, hi);
+}
 SHIM_HIDDEN void chg_note(uintptr_t lo, uintptr_t hi);
 SHIM_HIDDEN uint64_t chg_mark(void);
 SHIM_HIDDEN int chg_conflict(uint64_t g0, uintptr_t lo, uintptr_t hi);
 /* Ranges logged since g0 or being changed by other threads now (at most max); -1: unknown. */
 SHIM_HIDDEN int chg_changed_since(uint64_t g0, uintptr_t (*r)[2], int max);
-/* This thread is inside a hook whose effect or record may straddle a fork. */
-SHIM_HIDDEN void chg_hook_enter(void);
-SHIM_HIDDEN void chg_hook_leave(void);
-/* Deferred lists: one range per thread, listed later (obs_flush). */
-SHIM_HIDDEN int chg_defer(uintptr_t lo, uintptr_t hi);
+/* This thread is inside a hook whose effect or record may straddle a fork
+ * (only the owner writes in_hook: plain increments; a signal handler nests
+ * and restores it). */
+static inline void chg_hook_enter(void)
+{
+	struct chg_slot *m = chg_me;
+	if (__builtin_expect(!m, 0)) {
+		chg_hook_enter_slow();
+		return;
+	}
+	int v = atomic_load_explicit(&m->in_hook, memory_order_relaxed);
+	atomic_store_explicit(&m->in_hook, v + 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+}
+static inline void chg_hook_leave(void)
+{
+	struct chg_slot *m = chg_me;
+	if (__builtin_expect(!m, 0)) {
+		chg_hook_leave_slow();
+		return;
+	}
+	atomic_signal_fence(memory_order_seq_cst);
+	int v = atomic_load_explicit(&m->in_hook, memory_order_relaxed);
+	atomic_store_explicit(&m->in_hook, v - 1, memory_order_release);
+}
+/* [lo, hi) as one word: page number << 24 | pages (< 2^24); 0 if it does not fit. */
+static inline uint64_t chg_pack(uintptr_t lo, uintptr_t hi)
+{
+	uint64_t pages = (hi - lo) / PAGE_SZ;
+	if (hi <= lo || (lo & (PAGE_SZ - 1)) || pages >= (1u << 24) || (lo >> 12) >= (1ull << 40))
+		return 0;
+	return (uint64_t)(lo >> 12) << 24 | pages;
+}
+/* Deferred lists: one range per thread, listed later (obs_flush). Only the
+ * owner makes pend nonzero: no locked instruction when it is 0. */
+static inline int chg_defer(uintptr_t lo, uintptr_t hi)
+{
+	struct chg_slot *m = chg_me;
+	uint64_t p;
+	if (m && !atomic_load_explicit(&m->pend, memory_order_relaxed) &&
+	    (p = chg_pack(PAGE_DOWN(lo), PAGE_UP(hi)))) {
+		atomic_store_explicit(&m->pend, p, memory_order_release);
+		chg_my_pending = p;
+		return 1;
+	}
+	return chg_defer_slow(lo, hi);
+}
 SHIM_HIDDEN int chg_take(int slot, uintptr_t *lo, uintptr_t *hi); /* slot -1: own */
 SHIM_HIDDEN int chg_nslots(void);
+/* A second thread will run in the shim (pthread_create): leave the single-threaded path. */
+SHIM_HIDDEN void chg_go_multi(void);
 /* pthread_create: a thread whose stack nobody listed yet (+1 / -1). */
 SHIM_HIDDEN void chg_unlisted_stack(int delta);
 /* This thread ends: take its deferred list, free its slot. */
@@ -227,7 +401,6 @@ struct shim_call {
 	int exact;  /* munmap of exactly this thread's deferred range (no list needed) */
 };
 
-SHIM_HIDDEN extern __thread uint64_t chg_my_pending; /* this thread has a deferred list */
 static inline int chg_has_pending(void) { return chg_my_pending != 0; }
 
 static inline uint32_t call_cid(struct shim_call *c)
@@ -236,16 +409,53 @@ static inline uint32_t call_cid(struct shim_call *c)
 		c->cid = shim_cid();
 	return c->cid;
 }
+SHIM_HIDDEN void call_take_pending(struct shim_call *c, int is_munmap);
 /* Enter the shim for a call that may change [lo, hi) (takes the deferred list). */
-SHIM_HIDDEN void call_begin(struct shim_call *c, uintptr_t lo, uintptr_t hi, int is_munmap);
-SHIM_HIDDEN void call_end(struct shim_call *c);
+static inline void call_begin(struct shim_call *c, uintptr_t lo, uintptr_t hi, int is_munmap)
+{
+	c->nested = shim_depth > 0;
+	shim_depth++;
+	chg_hook_enter(); /* before the deferred list is taken (changes.c: fork) */
+	c->cid = 0;	  /* given when something refers to the call (call_cid) */
+	c->exact = 0;
+	c->clo = lo;
+	c->chi = hi;
+	if (__builtin_expect(chg_has_pending(), 0))
+		call_take_pending(c, is_munmap);
+	c->t0 = shim_now();
+}
+static inline void call_end(struct shim_call *c)
+{
+	(void)c;
+	chg_hook_leave();
+	shim_depth--;
+}
 /* Emit a memory-call record (and its stack) for c. */
-SHIM_HIDDEN void call_record_mem(struct shim_call *c, uint16_t type, uint64_t a0, uint64_t a1,
-				 uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, int64_t ret,
-				 int err, uint32_t extra, int listed);
-
-#define PAGE_SZ 4096ul
-#define PAGE_DOWN(x) ((uintptr_t)(x) & ~(PAGE_SZ - 1))
-#define PAGE_UP(x) (((uintptr_t)(x) + PAGE_SZ - 1) & ~(PAGE_SZ - 1))
+static inline void call_record_mem(struct shim_call *c, uint16_t type, uint64_t a0, uint64_t a1,
+				   uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, int64_t ret,
+				   int err, uint32_t extra, int listed)
+{
+	if (listed || (!c->nested && S.stack_depth))
+		call_cid(c);
+	uint64_t pos = rec_reserve(1, 0);
+	if (pos == ~0ull)
+		return;
+	struct vmt_rec *r = rec_at_full(pos, type, c->cid, c->t0, 1); /* all 64 bytes below */
+	r->dur = c->dur > 0xffffffffull ? 0xffffffffu : (uint32_t)c->dur;
+	r->flags = (uint16_t)((c->nested ? VMT_F_INTERNAL : 0) | (err ? VMT_F_FAILED : 0) |
+			      (listed ? VMT_F_LISTED : 0));
+	r->p.mem.a0 = a0;
+	r->p.mem.a1 = a1;
+	r->p.mem.a2 = a2;
+	r->p.mem.a3 = a3;
+	r->p.mem.a4 = a4;
+	r->p.mem.a5 = a5;
+	r->p.mem.ret = ret;
+	r->p.mem.err = err;
+	r->p.mem.extra = extra;
+	rec_commit(r, pos);
+	if (!c->nested && S.stack_depth)
+		stacks_emit(c->cid, c->t0);
+}
 
 #endif

@@ -11,7 +11,7 @@ NOBPF=$("$V" record --help 2>&1 | grep -q -- --no-bpf && echo --no-bpf)
 T=$B/tests/shim/shimtest
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-echo "1..14"
+echo "1..15"
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 is() { [ "$1" = "$2" ]; ok $? "$3 (got $1, want $2)"; }
@@ -42,6 +42,17 @@ for k in ("count","p50_ns","p90_ns","p99_ns","max_ns"): assert k in p["forks"], 
 assert p["forks"]["count"] >= 1
 ' 2>&1 | sed 's/^/# /'
 ok ${PIPESTATUS[1]} "report --json has the stable keys"
+# exec generations: the pid that exec'd has two entries, image 0 and 1
+"$V" record $NOBPF -o "$D/x.vmt" -- "$T" exec >/dev/null 2>&1
+"$V" report --json "$D/x.vmt" | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+p=d["processes"]
+assert len(p) == 2 and p[0]["pid"] == p[1]["pid"], p
+assert [q["exec_gen"] for q in p] == [0, 1] and all(q["exec_gens"] == 2 for q in p), p
+assert p[0]["execed"] and not p[1]["execed"]
+' 2>&1 | sed 's/^/# /'
+ok ${PIPESTATUS[1]} "report --json numbers the images of an exec'd pid (exec_gen)"
 out=$(LD_PRELOAD=$PWD/$B/libvmatop.so sh -c 'echo hi')
 is "$out" "hi" "the shim without a session is inert"
 "$V" record $NOBPF -o "$D/fd.vmt" -- sh -c 'ls -l /proc/self/fd' >"$D/fd.out" 2>/dev/null

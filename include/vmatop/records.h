@@ -486,6 +486,7 @@ static inline uint64_t vmt_hash(const char *s, unsigned long n)
 #define VMT_ENV_STACKS "VMATOP_STACKS"	 /* stack depth, 0 = off */
 #define VMT_ENV_SLOTS "VMATOP_RING_SLOTS" /* ring size (power of two) */
 #define VMT_ENV_PRELOAD "VMATOP_PRELOAD" /* path of libvmatop.so (for exec re-injection) */
+#define VMT_ENV_DURATIONS "VMATOP_DURATIONS" /* 1: dur of memory calls too (a clock read more) */
 
 /* ---- BEGIN BPF kernel records (bpf/, cli/bpf_*.c) ---- */
 /*

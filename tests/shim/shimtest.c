@@ -19,6 +19,7 @@
 #include <sched.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -449,20 +450,40 @@ static void s_selfmaps(void)
 	_exit(0);
 }
 
-/* The benchmark loop (bench/bench-shim.sh): prints its own time to stderr
- * ("loop N ns") so the ratio can leave out process start and exit. */
+/*
+ * The benchmark loop (bench/bench-shim.sh): prints its own time and CPU time
+ * to stderr ("loop N ns user U us sys S us") so the ratio can leave out
+ * process start and exit. Each page is mapped into the same one-page hole
+ * between two PROT_NONE pages (an address hint, not MAP_FIXED), so the
+ * kernel does the same work in every run: a page mapped wherever the free
+ * gap is would merge (or not) with whatever lies next to it, which differs
+ * with and without the shim, and the ratio would measure the layout.
+ * LOOP_FREE=1: no hint (read-write pages where the kernel puts them).
+ */
 static void s_loop(void)
 {
 	long n = getenv("LOOPS") ? atol(getenv("LOOPS")) : 100000;
+	int free_place = getenv("LOOP_FREE") != NULL;
+	char *hole = NULL;
+	if (!free_place) {
+		hole = anon(3 * PG, PROT_NONE);
+		CHECK(munmap(hole + PG, PG) == 0);
+		hole += PG;
+	}
+	int prot = free_place ? PROT_READ | PROT_WRITE : PROT_READ;
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 0; i < n; i++) {
-		void *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *p = mmap(hole, PG, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		munmap(p, PG);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	fprintf(stderr, "loop %lld ns\n",
-		(long long)(b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec));
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(stderr, "loop %lld ns user %lld us sys %lld us\n",
+		(long long)(b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec),
+		(long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
+		(long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec);
 }
 
 static const struct {
