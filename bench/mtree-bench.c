@@ -536,10 +536,13 @@ int main(int argc, char **argv)
 		fprintf(out,
 			"rcu, %d ranges, %u reader thread (lookups/s): alone %.0f  beside a "
 			"writer %.0f  rwlock beside a writer %.0f\n"
+			"     control: beside the same writer writing a tree the reader does "
+			"not read %.0f\n"
 			"     writer: %.0f writes/s beside RCU readers, %.0f beside rwlock "
 			"readers\n",
 			LOOKUP_N, rc.readers, rc.readers_alone_ops, rc.readers_with_writer_ops,
-			rc.rwlock_with_writer_ops, rc.rcu_writer_ops, rc.rwlock_writer_ops);
+			rc.rwlock_with_writer_ops, rc.readers_with_private_writer_ops,
+			rc.rcu_writer_ops, rc.rwlock_writer_ops);
 
 	/* targets */
 	const struct dup_row *r51 = NULL, *r12 = NULL, *r1m = NULL;
@@ -568,6 +571,9 @@ int main(int argc, char **argv)
 	    {"bytes_per_entry", "mt_bytes / mt_count at 51221 <= 48", bpe, 48, false, true},
 	    {"rcu_reader_keep", "readers_with_writer / readers_alone >= 0.8",
 	     rc_ok ? rc.readers_with_writer_ops / rc.readers_alone_ops : 0, 0.8, true, rc_ok},
+	    {"rcu_sharing_keep", "readers_with_writer / with_private_writer >= 0.8",
+	     rc_ok ? rc.readers_with_writer_ops / rc.readers_with_private_writer_ops : 0, 0.8,
+	     true, rc_ok},
 	    {"rcu_vs_rwlock", "readers_with_writer / rwlock_with_writer >= 3",
 	     rc_ok ? rc.readers_with_writer_ops / rc.rwlock_with_writer_ops : 0, 3, true, rc_ok},
 	};
@@ -633,10 +639,12 @@ int main(int argc, char **argv)
 			fprintf(jf,
 				",\n \"rcu\": {\"n\": %d, \"reader_threads\": %u, "
 				"\"readers_alone_ops\": %.0f, \"readers_with_writer_ops\": %.0f, "
-				"\"rwlock_with_writer_ops\": %.0f, \"rcu_writer_ops\": %.0f, "
+				"\"rwlock_with_writer_ops\": %.0f, "
+				"\"readers_with_private_writer_ops\": %.0f, \"rcu_writer_ops\": %.0f, "
 				"\"rwlock_writer_ops\": %.0f}",
 				LOOKUP_N, rc.readers, rc.readers_alone_ops,
 				rc.readers_with_writer_ops, rc.rwlock_with_writer_ops,
+				rc.readers_with_private_writer_ops,
 				rc.rcu_writer_ops, rc.rwlock_writer_ops);
 		fprintf(jf, "\n}\n");
 		if (jf != stdout)

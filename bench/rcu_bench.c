@@ -7,8 +7,14 @@
  *   1. readers alone, each lookup inside mt_rcu_read_lock();
  *   2. the same readers while one writer thread erases a random VMA and
  *      stores it back, over and over (RCU mode: copy-on-write);
- *   3. the same, but the tree is in plain mode and every lookup takes the
- *      read side of a writer-preferring rwlock, every write the write side.
+ *   3. the control: the same writer doing the same writes to a private
+ *      copy of the tree that no reader reads. On a small shared machine
+ *      any busy second thread slows a reader (memory bandwidth, a host
+ *      core shared by the two vCPUs); phase 2 against phase 3 isolates
+ *      what sharing the tree with the writer costs;
+ *   4. the same as 2, but the tree is in plain mode and every lookup takes
+ *      the read side of a writer-preferring rwlock, every write the write
+ *      side.
  * The result is lookups per second summed over the reader threads (median
  * of five interleaved rounds of each phase). On a 2-core machine use one
  * reader beside the writer.
@@ -31,6 +37,8 @@ struct vma {
 
 struct shared {
 	struct mtree mt;
+	struct mtree private_mt; /* the control: same writes, a tree no reader reads */
+	int writer_private;
 	struct vma *v;
 	unsigned n;
 	int use_rwlock;
@@ -100,10 +108,11 @@ static void *writer(void *arg)
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
 		unsigned i = rand_r(&seed) % s->n;
 		void *e = (void *)(uintptr_t)(((uintptr_t)i + 1) << 1);
+		struct mtree *t = s->writer_private ? &s->private_mt : &s->mt;
 		if (s->use_rwlock)
 			pthread_rwlock_wrlock(&s->lock);
-		mt_erase(&s->mt, s->v[i].start, NULL);
-		mt_store(&s->mt, s->v[i].start, s->v[i].last, e);
+		mt_erase(t, s->v[i].start, NULL);
+		mt_store(t, s->v[i].start, s->v[i].last, e);
 		if (s->use_rwlock)
 			pthread_rwlock_unlock(&s->lock);
 		n++;
@@ -168,11 +177,13 @@ int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench
 	unsigned seed = 7;
 	unsigned long a = 0x10000000UL;
 	mt_init(&s->mt, MT_FLAG_ALLOC_RANGE | MT_FLAG_RCU);
+	mt_init(&s->private_mt, MT_FLAG_ALLOC_RANGE | MT_FLAG_RCU);
 	for (unsigned i = 0; i < n; i++) {
 		unsigned long len = (1 + (unsigned long)rand_r(&seed) % 16) << 12;
 		s->v[i].start = a;
 		s->v[i].last = a + len - 1;
 		mt_store(&s->mt, a, a + len - 1, (void *)(uintptr_t)(((uintptr_t)i + 1) << 1));
+		mt_store(&s->private_mt, a, a + len - 1, (void *)(uintptr_t)(((uintptr_t)i + 1) << 1));
 		a += len + ((1 + (unsigned long)rand_r(&seed) % 4) << 12);
 	}
 
@@ -182,7 +193,7 @@ int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench
 	 * phases alike instead of skewing whichever ran during it.
 	 */
 	enum { ROUNDS = 5 };
-	double alone[ROUNDS], with[ROUNDS], rw[ROUNDS], wr_rcu[ROUNDS], wr_rw[ROUNDS];
+	double alone[ROUNDS], with[ROUNDS], priv[ROUNDS], rw[ROUNDS], wr_rcu[ROUNDS], wr_rw[ROUNDS];
 	double slice = seconds / ROUNDS;
 	out->readers = readers;
 	for (int r = 0; r < ROUNDS; r++) {
@@ -190,6 +201,9 @@ int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench
 		s->use_rwlock = 0;
 		phase(s, readers, 0, slice, &alone[r], NULL);
 		phase(s, readers, 1, slice, &with[r], &wr_rcu[r]);
+		s->writer_private = 1;
+		phase(s, readers, 1, slice, &priv[r], NULL);
+		s->writer_private = 0;
 		mt_set_rcu(&s->mt, false);
 		s->use_rwlock = 1;
 		phase(s, readers, 1, slice, &rw[r], &wr_rw[r]);
@@ -197,10 +211,12 @@ int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench
 	out->readers_alone_ops = median(alone, ROUNDS);
 	out->readers_with_writer_ops = median(with, ROUNDS);
 	out->rwlock_with_writer_ops = median(rw, ROUNDS);
+	out->readers_with_private_writer_ops = median(priv, ROUNDS);
 	out->rcu_writer_ops = median(wr_rcu, ROUNDS);
 	out->rwlock_writer_ops = median(wr_rw, ROUNDS);
 
 	mt_destroy(&s->mt);
+	mt_destroy(&s->private_mt);
 	mt_rcu_barrier();
 	pthread_rwlock_destroy(&s->lock);
 	free(s->v);
