@@ -8,26 +8,32 @@
 #define VMATOP_BPF_TSTATE_H
 
 struct tstate {
-	/* the syscall in progress (sc_nr valid while TS_IN_SYSCALL) */
-	__u64 sc_enter;
-	__u64 args[6];
+	/* the syscall in progress (valid while TS_IN_SYSCALL) */
+	__u32 sc_nr;
+	__u32 flags;	 /* TS_* */
+	__u32 seq_enter; /* mm->mm_lock_seq at entry */
+	__u32 seen;	 /* stack_vm is valid (set at the fork, or first sight) */
+	__u64 sc_enter;	 /* entry time: forks (and every call with lock stats) */
 	__u64 clone_flags;
 	__u64 brk_before;
-	__u32 sc_nr;
-	__u32 flags; /* TS_* */
-	/* mmap_lock write hold ended inside this call */
-	__u64 t_write;
-	__u32 wr_seq; /* mm_lock_seq while we held it (odd) */
-	__u32 read_depth;
-	/* lock state on current->mm */
+	__u64 stack_vm;	 /* mm->stack_vm when this thread last looked */
+	__u64 t_write;	 /* lock stats: when this call released the write lock */
+	/* a list that could not be read consistently, to send later */
+	__u64 plist[2][2];
+	__u32 plist_flags;
+	__u16 plist_on;	     /* 1: plist holds ranges to list */
+	__u16 plist_counted; /* the call's count in mm_inflight goes with it */
+	/* mmap_lock state on current->mm (lock statistics) */
 	__u64 wait_start;
 	__u64 hold_start[2];
 	__u64 contend_start;
+	__u32 read_depth;
 	__u8 wait_write;
 	__u8 contended; /* contention_begin seen for the pending wait */
 	__u8 holding_write;
-	__u8 pad;
-	__u32 contend_write;
+	__u8 contend_other; /* no thread of the mm held it: another process did */
+	__u16 contend_write;
+	__u16 held_counted; /* counted in the mm's holders (hold_span) */
 	__u32 slot; /* lock_stats index + 1; ~0: none available */
 	/* fork copy window (dup_mmap holds the parent's lock for writing) */
 	__u64 fork_lock_start, fork_lock_acq, fork_lock_rel;

@@ -2,11 +2,12 @@
 /*
  * vmatop.bpf.c - the kernel half of vmatop's BPF mode (libbpf CO-RE).
  *
- * Owns: the set of followed processes (map "follow", tgid -> 1, grown on
- * sched_process_fork, shrunk when a process dies; or every process with
- * cfg_system), per-thread state in task storage, the per-thread mmap_lock
- * statistics (map "lock_stats"), and the records sent through the ring buffer
- * "events" (layouts in include/vmatop/records.h).
+ * Owns: the set of followed processes (bitmap "follow_bits" by tgid, map
+ * "follow" for tgids past it; grown on sched_process_fork, shrunk when a
+ * process dies; or every process with cfg_system), per-thread state in task
+ * storage, the calls in flight per multi-user mm ("mm_inflight"), the
+ * per-thread mmap_lock statistics ("lock_stats") and the records sent
+ * through the ring buffer "events" (layouts in include/vmatop/records.h).
  *
  * Only tracepoints are used, as BTF tracepoints (tp_btf/, no tracefs needed)
  * with raw tracepoint twins (raw_tp/) that the loader switches to when tp_btf
@@ -14,10 +15,15 @@
  *
  *   raw_syscalls:sys_enter/sys_exit   address-space calls, fork timing
  *   sched:sched_process_fork/exec/exit   process life cycle, follow set
+ *   sched:sched_switch                when a forking parent runs again
  *   mmap_lock:mmap_lock_{start_locking,acquire_returned,released}
- *                                     waits, holds, the fork copy window,
- *                                     "this call changed the VMA tree"
- *   lock:contention_begin/end          contended mmap_lock acquisitions
+ *   lock:contention_begin/end          only with lock statistics (cfg_lock):
+ *                                     waits, holds, the fork copy window
+ *
+ * The address space needs only the syscall and sched programs: each costs
+ * something on every call of every process (even an early return), so the
+ * mmap_lock programs, which run on every lock operation, are loaded only
+ * when lock statistics are asked for.
  *
  * VMAs are read by walking the mm's maple tree (mm->mm_mt) directly, without
  * taking mmap_lock: the tree is in RCU mode and tracepoint programs run under
@@ -30,11 +36,26 @@
  *
  * Invariants:
  *  - a VMA_CHANGE record is sent at the exit of every modelled call of a
- *    followed thread (even failed ones); it lists every VMA overlapping its
- *    ranges after the call, so a mirror that applies the records in ring
- *    order converges on the kernel's VMA tree (snapshot rule in include/vmatop/records.h);
- *  - a call that did not release mmap_lock held for writing on its own mm
- *    changed no VMA: its record is NOCHANGE and lists nothing;
+ *    followed thread (even failed ones); it lists the VMAs around its
+ *    ranges after the call from one snapshot of the mm (the snapshot rule
+ *    in include/vmatop/records.h) and carries the snapshot's mm_lock_seq,
+ *    so a mirror that applies the records in snapshot order converges on
+ *    the kernel's VMA tree (cli/bpf_order.c restores that order where the
+ *    ring has two threads' records the other way round);
+ *  - a record is RACED (not count-checkable) when another call of its mm
+ *    was in flight between the record's snapshot and its send;
+ *  - a list the mm kept changing under (every read attempt torn) is not
+ *    sent torn: the call's record goes without it (LATER) and the list
+ *    follows from a later snapshot at the thread's next syscall or exit,
+ *    the call counting as in flight until then;
+ *  - a call during which mm_lock_seq did not move changed no VMA: its
+ *    record is NOCHANGE and lists nothing; a successful munmap lists no
+ *    VMA, a successful mmap the one that holds it (records.h says why that
+ *    is exact); in a single-user mm those two are built right in the ring;
+ *  - a fork from a multi-user mm lists the child's mm in full (a copy of
+ *    the parent's mirror could miss a change whose record is on its way);
+ *  - the main stack's growth in page faults (mm->stack_vm moves) is listed
+ *    at the next syscall of any thread of the mm (FAULT);
  *  - statistics count only operations on the thread's own mm.
  */
 #include "vmlinux.h"
@@ -59,9 +80,23 @@ const volatile __u64 cfg_lock_threshold_ns = 100000; /* LOCK_WAIT records */
 const volatile bool cfg_vma = true;	     /* address-space records */
 const volatile bool cfg_lock = true;	     /* mmap_lock statistics */
 const volatile __u32 cfg_max_parts = 4096;  /* record parts per call */
+const volatile __u32 cfg_follow_words = 1;  /* entries of follow_bits */
 
 /* ---- maps -------------------------------------------------------------- */
 
+/* Followed tgids: bit (tgid & 63) of word tgid / 64. An array lookup is an
+ * inlined address computation, the cheapest test there is for "is this
+ * syscall ours"; the loader sizes it from pid_max and maps it into
+ * userspace (atomic updates from both sides). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* set by the loader */
+	__type(key, __u32);
+	__type(value, __u64);
+} follow_bits SEC(".maps");
+
+/* tgids past the bitmap (pid_max raised after the load) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -69,10 +104,39 @@ struct {
 	__type(value, __u32); /* 1 */
 } follow SEC(".maps");
 
+/* Processes vmatop started itself and follows before their exec: their
+ * threads are not listed at first sight (the image to come is listed at
+ * the exec). Entries go at the first sight. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u32); /* 1 */
+} fresh SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);
 } events SEC(".maps");
+
+/* Per mm that has (had) more than one user:
+ *  - inflight: modelled calls from their entry (with lock statistics: from
+ *    their write) until their record is sent: a record sent while another
+ *    call of its mm is in flight cannot be count-checked (RACED);
+ *  - holders: (lock statistics) the mm's own threads holding its mmap_lock
+ *    right now: a wait with none of them holding it waits for another
+ *    process (a /proc reader, khugepaged...). */
+struct mmstate {
+	__s64 inflight;
+	__s64 holders;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* mm */
+	__type(value, struct mmstate);
+} mm_inflight SEC(".maps");
 
 /* Per-thread mmap_lock statistics: slot i of this array belongs to the
  * thread whose task storage says slot == i + 1 (slots are never reused; an
@@ -88,13 +152,6 @@ struct {
 __u32 lock_slots_used = 0;
 
 struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 4096);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, VMT_BPF_STACK_DEPTH * sizeof(__u64));
-} stacks SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, VMT_BPF_C_NR);
 	__type(key, __u32);
@@ -108,9 +165,10 @@ __s64 forks_pending = 0;
 
 enum {
 	TS_IN_SYSCALL = 1u << 0,
-	TS_WROTE = 1u << 1, /* released/downgraded the write lock in this call */
+	TS_WROTE = 1u << 1, /* lock stats: took the write lock in this call */
 	TS_FORKING = 1u << 2,
-	TS_SOLO = 1u << 3, /* the mm had one user at the write: no MARK sent */
+	TS_SOLO = 1u << 3,    /* the mm had one user at entry */
+	TS_COUNTED = 1u << 4, /* counted in mm_inflight (at entry, or the write) */
 };
 
 struct {
@@ -120,10 +178,53 @@ struct {
 	__type(value, struct tstate);
 } tstate SEC(".maps");
 
-/* Per-CPU scratch: the maple node being read and the record being built. */
+/*
+ * The walk state (in the per-CPU scratch: the BPF stack is too small for
+ * it along the call chain). The node is kept as 32 words in the scratch
+ * map; the layouts (pivots from word 1; slots from word 16 in range/leaf
+ * nodes, 10 in arange nodes; the metadata's "end" byte) come from the
+ * kernel's BTF.
+ */
+struct walk {
+	__u64 mm;
+	__u64 root;	     /* mm->mm_mt.ma_root at the start of a pass */
+	__u64 range[2][2];   /* what to list */
+	__u64 addr;	     /* next index to look at */
+	__u64 lmin, lmax;    /* range of the leaf in scratch->node */
+	__u32 ri;	     /* range being listed */
+	__u32 need_descend;
+	__u32 off, end;	     /* slot being looked at, last used slot */
+	__u32 done, err, full;
+	__u32 validate;	     /* the mm may change under the read: use the seq */
+	__u32 seq;	     /* mm_lock_seq of the snapshot (of part 0) */
+	__u32 torn;	     /* a later part saw another snapshot */
+	__u32 part, base_flags;
+	__u32 check;	     /* CHECK_*: may the record be count-checked */
+	__u32 can_defer;     /* a part that cannot be read consistently is not
+			      * sent: what is left goes to pend (deferred) */
+	__u32 deferred;
+	__u64 pend[2][2];    /* the stretch of the ranges not listed */
+	__u64 meta, next;    /* vmt_vma_at(): a node's metadata word, a slot */
+	__s32 inflight_ok;   /* CHECK_INFLIGHT: the calls in flight it allows */
+};
+
+/* Whether a record can be count-checked is decided between its snapshot
+ * and its ring position: every change in the snapshot must have its record
+ * in the ring already, i.e. no other call of the mm may be in flight. */
+enum {
+	CHECK_YES,	/* single-user mm */
+	CHECK_INFLIGHT, /* when mm_inflight == inflight_ok (ours, if counted) */
+	CHECK_NO,
+};
+
+/* Per-CPU scratch: the maple node being read, the walk, the record being
+ * built. (Programs do not nest on a CPU: the kernel skips a program that
+ * would run again on a CPU where it is already running.) */
 struct scratch {
 	__u64 node[32]; /* one maple node (struct maple_node is 256 bytes) */
+	struct walk w;
 	struct vmt_krec_vmachg rec;
+	struct vmt_krec_lockwait lw;
 };
 
 struct {
@@ -144,9 +245,37 @@ static __always_inline void count(__u32 which)
 
 static __always_inline bool followed(__u32 tgid)
 {
+	__u32 w = tgid >> 6;
+
 	if (cfg_system)
 		return tgid != cfg_self_tgid && tgid != 0;
+	if (w < cfg_follow_words) {
+		__u64 *b = bpf_map_lookup_elem(&follow_bits, &w);
+		return b && ((*b >> (tgid & 63)) & 1);
+	}
 	return bpf_map_lookup_elem(&follow, &tgid) != NULL;
+}
+
+static __always_inline void follow_set(__u32 tgid, bool on)
+{
+	__u32 w = tgid >> 6;
+
+	if (w < cfg_follow_words) {
+		__u64 *b = bpf_map_lookup_elem(&follow_bits, &w);
+		if (!b)
+			return;
+		if (on)
+			__sync_fetch_and_or(b, 1ULL << (tgid & 63));
+		else
+			__sync_fetch_and_and(b, ~(1ULL << (tgid & 63)));
+		return;
+	}
+	if (on) {
+		__u32 one = 1;
+		bpf_map_update_elem(&follow, &tgid, &one, BPF_ANY);
+	} else {
+		bpf_map_delete_elem(&follow, &tgid);
+	}
 }
 
 static __always_inline __u32 cur_tgid(void)
@@ -180,26 +309,31 @@ static __always_inline void hdr_fill(struct vmt_krec_hdr *h, __u16 type, __u16 s
 }
 
 /* No wakeup per record (an IPI in a VM): the consumers poll with a
- * timeout; wake them only once a batch is waiting. */
-#define WAKEUP_BYTES (256 << 10)
+ * timeout; wake them only once a batch is waiting (a quarter of the ring;
+ * set by the loader). */
+const volatile __u64 cfg_wakeup_bytes = 4 << 20;
 
 static __always_inline void send(void *rec, __u64 size)
 {
-	__u64 fl = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ?
+	__u64 fl = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ?
 			   BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&events, rec, size, fl))
 		count(VMT_BPF_C_DROPPED);
-	else
-		count(VMT_BPF_C_EVENTS);
 }
 
-/* mm->mm_lock_seq.sequence, or 0 on kernels without it (no validation). */
+/* regs as a read-only BTF pointer (raw_tp passes a plain number) */
+static __always_inline struct pt_regs *regsv(const void *regs)
+{
+	return bpf_rdonly_cast(regs, bpf_core_type_id_kernel(struct pt_regs));
+}
+
 /* mm as a read-only BTF pointer: its fields are plain loads */
 static __always_inline struct mm_struct *mmv(const void *mm)
 {
 	return bpf_rdonly_cast(mm, bpf_core_type_id_kernel(struct mm_struct));
 }
 
+/* mm->mm_lock_seq.sequence, or 0 on kernels without it (no validation). */
 static __always_inline __u32 mm_seq(struct mm_struct *mm)
 {
 	if (bpf_core_field_exists(mm->mm_lock_seq.sequence))
@@ -224,6 +358,34 @@ static __always_inline __u32 log2_bucket(__u64 v)
 	return r < VMT_BPF_HIST ? r : VMT_BPF_HIST - 1;
 }
 
+/* ---- calls in flight per multi-user mm ------------------------------------- */
+
+static __always_inline struct mmstate *mmstate_get(__u64 mm, bool create)
+{
+	struct mmstate *c = bpf_map_lookup_elem(&mm_inflight, &mm);
+
+	if (!c && create) {
+		struct mmstate zero = {};
+		bpf_map_update_elem(&mm_inflight, &mm, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&mm_inflight, &mm);
+	}
+	return c;
+}
+
+/* Add d to the calls in flight of mm; the count before, or -1 if the map
+ * has no room (then nothing is known: records are RACED). */
+static __always_inline __s64 inflight_add(__u64 mm, __s64 d)
+{
+	struct mmstate *c = mmstate_get(mm, d > 0);
+	return c ? __sync_fetch_and_add(&c->inflight, d) : -1;
+}
+
+static __always_inline __s64 inflight_get(__u64 mm)
+{
+	struct mmstate *c = mmstate_get(mm, false);
+	return c ? c->inflight : -1;
+}
+
 /* ---- the maple-tree walk ---------------------------------------------------- */
 
 #define MT_NODE_MASK 255UL
@@ -240,25 +402,6 @@ static __always_inline struct scratch *scratch_get(void)
 	return bpf_map_lookup_elem(&scratch, &zero);
 }
 
-/*
- * The walk state. The node is kept as 32 words in the scratch map; the
- * layouts (pivots from word 1; slots from word 16 in range/leaf nodes, 10 in
- * arange nodes; the metadata's "end" byte) come from the kernel's BTF.
- */
-struct walk {
-	__u64 mm;
-	__u64 root;	     /* mm->mm_mt.ma_root at the start of a pass */
-	__u64 range[2][2];   /* what to list */
-	__u64 addr;	     /* next index to look at */
-	__u64 lmin, lmax;    /* range of the leaf in scratch->node */
-	__u32 ri;	     /* range being listed */
-	__u32 need_descend;
-	__u32 off, end;	     /* slot being looked at, last used slot */
-	__u32 done, err, full;
-	__u32 validate, wr_seq;
-	__u32 part, base_flags;
-};
-
 #define W_PIVOT(n, j) ((n)[(1 + (j)) & 31])
 
 static __always_inline __u32 w_slot_base(__u32 type)
@@ -270,14 +413,16 @@ static __always_inline __u32 w_slot_base(__u32 type)
 
 /* Walk from the root down to the leaf holding w->addr; the leaf stays in
  * scratch->node. 0, or -1 for an empty tree or a malformed node. */
-__noinline int vmt_descend(struct walk *w)
+__noinline int vmt_descend(void)
 {
 	struct scratch *s = scratch_get();
 	__u64 enode, min = 0, max = ~0UL;
+	struct walk *w;
 	__u64 *n;
 
-	if (!w || !s)
+	if (!s)
 		return -1;
+	w = &s->w;
 	n = s->node;
 	enode = w->root;
 	if ((enode & 3) != 2 || enode <= 4096)
@@ -344,15 +489,91 @@ __noinline int vmt_descend(struct walk *w)
 	return -1;
 }
 
-static __always_inline void add_vma(struct scratch *s, __u64 vp)
-{
-	struct vmt_krec_vmachg *r = &s->rec;
-	struct vm_area_struct *v = (void *)vp;
-	struct vmt_krec_vma *o;
-	struct file *f;
-	__u32 n = r->nr_vmas;
+/*
+ * The entry of the tree at scratch->w.root that holds scratch->w.addr (in
+ * the scratch: the root is a pointer, a subprogram takes only numbers):
+ * one descent, reading only
+ * the pivots up to the one found (no copy of the nodes). The VMA pointer,
+ * or 0 (none there, an empty tree, or a node that does not parse).
+ */
+#define MT_SCAN(np, piv, slot)                                            \
+	do {                                                              \
+		*(volatile __u64 *)&s->w.next = 0;                        \
+		_Pragma("unroll") for (int j = 0; j < (np); j++)          \
+		{                                                         \
+			if (j == end || (piv)[j] >= addr) {               \
+				*(volatile __u64 *)&s->w.next =           \
+					(__u64)(slot)[j];                 \
+				found = 1;                                \
+				break;                                    \
+			}                                                 \
+		}                                                         \
+		if (!found && end == (np))                                \
+			*(volatile __u64 *)&s->w.next = (__u64)(slot)[(np)]; \
+		/* through memory: a number, not a pointer */            \
+		next = *(volatile __u64 *)&s->w.next;                     \
+	} while (0)
 
-	o = &r->vmas[n & (VMT_BPF_MAX_VMAS - 1)];
+__noinline __u64 vmt_vma_at(void)
+{
+	struct scratch *s = scratch_get();
+	__u64 enode, addr;
+
+	if (!s)
+		return 0;
+	enode = s->w.root;
+	addr = s->w.addr;
+	if ((enode & 3) != 2 || enode <= 4096)
+		return 0;
+	for (int level = 0; level < MT_MAX_LEVELS; level++) {
+		__u32 type = (enode >> MT_TYPE_SHIFT) & MT_TYPE_MASK, end, found = 0;
+		void *node = (void *)(enode & ~MT_NODE_MASK);
+		__u64 next;
+
+		if (type == MT_ARANGE) {
+			struct maple_arange_64 *a =
+				bpf_rdonly_cast(node, bpf_core_type_id_kernel(struct maple_arange_64));
+			end = a->meta.end;
+			if (end > 9)
+				return 0;
+			MT_SCAN(9, a->pivot, a->slot);
+		} else if (type == MT_LEAF || type == MT_RANGE) {
+			struct maple_range_64 *r =
+				bpf_rdonly_cast(node, bpf_core_type_id_kernel(struct maple_range_64));
+			if (r->pivot[14]) {
+				/* a full node has no metadata: its last slot
+				 * runs to the node's end */
+				end = 15;
+			} else {
+				/* the metadata shares the word of slot 15 (a
+				 * union the verifier will not let us read a
+				 * byte of): through memory, as a number */
+				*(volatile __u64 *)&s->w.meta = (__u64)r->slot[15];
+				end = (*(volatile __u64 *)&s->w.meta >>
+				       (bpf_core_field_offset(struct maple_metadata, end) * 8)) & 0xff;
+			}
+			if (end > 15)
+				return 0;
+			MT_SCAN(15, r->pivot, r->slot);
+		} else {
+			return 0;
+		}
+		if (type == MT_LEAF)
+			return next && (next & 3) != 2 ? next : 0;
+		/* a child: node | type << 3 | 4 (only the root has bit 1) */
+		enode = next;
+		if (enode <= 4096)
+			return 0;
+	}
+	return 0;
+}
+
+/* Read one VMA into o. */
+static __always_inline void read_vma(struct vmt_krec_vma *o, __u64 vp)
+{
+	struct vm_area_struct *v = (void *)vp;
+	struct file *f;
+
 	v = bpf_rdonly_cast(v, bpf_core_type_id_kernel(struct vm_area_struct));
 	o->start = v->vm_start;
 	o->end = v->vm_end;
@@ -368,6 +589,14 @@ static __always_inline void add_vma(struct scratch *s, __u64 vp)
 		o->dev = 0;
 	}
 	o->pad = 0;
+}
+
+static __always_inline void add_vma(struct scratch *s, __u64 vp)
+{
+	struct vmt_krec_vmachg *r = &s->rec;
+	__u32 n = r->nr_vmas;
+
+	read_vma(&r->vmas[n & (VMT_BPF_MAX_VMAS - 1)], vp);
 	r->nr_vmas = n + 1;
 }
 
@@ -376,20 +605,22 @@ static __always_inline void add_vma(struct scratch *s, __u64 vp)
  * w->addr on the slot not taken, for the next part. */
 static long walk_step(__u32 i, void *ctx)
 {
-	struct walk *w = ctx;
 	struct scratch *s = scratch_get();
 	__u64 entry, emin, emax, limit;
+	struct walk *w;
 	__u64 *n;
-	__u32 off, ri = w->ri & 1;
+	__u32 off, ri;
 
 	if (!s)
 		return 1;
+	w = &s->w;
+	ri = w->ri & 1;
 	n = s->node;
 	limit = w->range[ri][1];
 	if (w->need_descend) {
 		if (w->range[ri][1] <= w->range[ri][0] || w->addr >= limit)
 			goto next_range;
-		if (vmt_descend(w)) {
+		if (vmt_descend()) {
 			w->err = 1;
 			return 1;
 		}
@@ -436,16 +667,9 @@ next_range:
 }
 
 /* Walk until the record part is full or the ranges are done. */
-__noinline int vmt_walk_part(struct walk *w)
+static __always_inline void walk_part(void)
 {
-	struct walk local; /* bpf_loop wants its context on our stack */
-
-	if (!w)
-		return 0;
-	__builtin_memcpy(&local, w, sizeof(local));
-	bpf_loop(4 * VMT_BPF_MAX_VMAS + 64, walk_step, &local, 0);
-	__builtin_memcpy(w, &local, sizeof(local));
-	return 0;
+	bpf_loop(4 * VMT_BPF_MAX_VMAS + 64, walk_step, NULL, 0);
 }
 
 struct seqwait {
@@ -474,18 +698,23 @@ static __always_inline __u32 seq_wait_even(__u64 mm)
 /* One record part: read (retrying a torn read), then send. */
 static long part_step(__u32 i, void *ctx)
 {
-	struct walk *w = ctx;
 	struct scratch *s = scratch_get();
 	struct vmt_krec_vmachg *r;
-	struct mm_struct *mm = (void *)w->mm;
-	__u32 start_ri = w->ri, seq0 = 0, seq1 = 0, n, fl;
-	__u64 start_addr = w->addr;
-	bool stable = false, has_seq = mm_has_seq(mm);
+	struct mm_struct *mm;
+	struct walk *w;
+	__u32 start_ri, seq0 = 0, seq1 = 0, n, fl;
+	__u64 start_addr;
+	bool stable = false, has_seq;
 
 	if (!s)
 		return 1;
+	w = &s->w;
 	r = &s->rec;
-	for (int attempt = 0; attempt < 3; attempt++) {
+	mm = (void *)w->mm;
+	start_ri = w->ri;
+	start_addr = w->addr;
+	has_seq = mm_has_seq(mm);
+	for (int attempt = 0; attempt < 6; attempt++) {
 		w->ri = start_ri;
 		w->addr = start_addr;
 		w->need_descend = 1;
@@ -495,8 +724,9 @@ static long part_step(__u32 i, void *ctx)
 			seq0 = seq_wait_even(w->mm);
 		w->root = (__u64)mmv(mm)->mm_mt.ma_root;
 		r->map_count = mmv(mm)->map_count;
-		vmt_walk_part(w);
+		walk_part();
 		if (!w->validate || !has_seq) {
+			seq1 = mm_seq(mm);
 			stable = true;
 			break;
 		}
@@ -507,6 +737,46 @@ static long part_step(__u32 i, void *ctx)
 		}
 	}
 	fl = w->base_flags;
+	if (!stable && w->can_defer) {
+		/* The mm kept changing under every read: a list now could
+		 * mix states (a VMA cut by a split whose other half is not in
+		 * yet) and spoil the mirror for good. Send no VMAs (the call
+		 * is accounted; RACED, LATER), keep what is left of the
+		 * ranges for the caller to list from a later snapshot. */
+		__u32 sri = start_ri & 1;
+		w->pend[0][0] = start_addr;
+		w->pend[0][1] = w->range[sri][1];
+		w->pend[1][0] = sri ? 0 : w->range[1][0];
+		w->pend[1][1] = sri ? 0 : w->range[1][1];
+		w->deferred = 1;
+		w->full = 0;
+		r->nr_vmas = 0;
+		r->range[0][0] = r->range[0][1] = r->range[1][0] = r->range[1][1] = 0;
+		r->h.flags = (fl & ~VMT_BPF_F_MORE) | VMT_BPF_F_RACED | VMT_BPF_F_LATER;
+		r->lock_seq = seq1;
+		r->part = w->part++;
+		r->h.ts = bpf_ktime_get_ns();
+		r->h.size = VMT_KREC_VMACHG_SIZE(0);
+		count(VMT_BPF_C_UNSTABLE);
+		send(r, VMT_KREC_VMACHG_SIZE(0));
+		return 1;
+	}
+	if (w->part == 0) {
+		w->seq = seq1;
+		/* after the snapshot, before the ring position */
+		if (w->check == CHECK_NO ||
+		    (w->check == CHECK_INFLIGHT && inflight_get(w->mm) != w->inflight_ok)) {
+			fl |= VMT_BPF_F_RACED;
+			w->base_flags |= VMT_BPF_F_RACED;
+			count(VMT_BPF_C_RACED);
+		}
+	} else if (seq1 != w->seq) {
+		w->torn = 1; /* the parts are not one snapshot */
+	}
+	if (w->torn && !w->full) {
+		fl |= VMT_BPF_F_UNSTABLE;
+		count(VMT_BPF_C_UNSTABLE);
+	}
 	if (w->err && (w->root & 3) == 2 && w->root > 4096)
 		count(VMT_BPF_C_WALK_ERR);
 	if (w->full && i + 1 >= cfg_max_parts)
@@ -521,13 +791,28 @@ static long part_step(__u32 i, void *ctx)
 		fl |= VMT_BPF_F_UNSTABLE;
 		count(VMT_BPF_C_UNSTABLE);
 	}
-	if (w->validate && has_seq && w->wr_seq && seq1 != w->wr_seq + 1) {
-		fl |= VMT_BPF_F_RACED;
-		count(VMT_BPF_C_RACED);
+	/* Each part is a record of its own: it erases the stretch of the
+	 * ranges it walked (up to the first VMA it had no room for) and lists
+	 * the VMAs there, from its own snapshot (lock_seq): parts read at
+	 * different times are each exact for their stretch, and ordered by
+	 * their seq like any record. */
+	{
+		__u32 end_ri = w->full ? (w->ri & 1) : 1, sri = start_ri & 1;
+		__u64 lo0 = start_addr, hi0, lo1 = 0, hi1 = 0;
+		if (end_ri == sri)
+			hi0 = w->full ? w->addr : w->range[sri][1];
+		else {
+			hi0 = w->range[sri][1];
+			lo1 = w->range[1][0];
+			hi1 = w->full ? w->addr : w->range[1][1];
+		}
+		r->range[0][0] = lo0;
+		r->range[0][1] = hi0;
+		r->range[1][0] = lo1;
+		r->range[1][1] = hi1;
 	}
 	r->h.flags = fl;
-	r->lock_seq = w->validate ? seq1 : mm_seq(mm);
-	r->wr_seq = w->wr_seq;
+	r->lock_seq = seq1;
 	r->part = w->part++;
 	r->h.ts = bpf_ktime_get_ns();
 	n = r->nr_vmas;
@@ -540,38 +825,47 @@ static long part_step(__u32 i, void *ctx)
 }
 
 /*
- * Send the record prepared in scratch->rec (header with the mm, call fields,
- * ranges, FULL flag), listing every VMA overlapping its ranges, in as many
- * parts as needed. validate: the caller does not hold mmap_lock - make each
- * part consistent with mm_lock_seq, retrying a torn one. wr_seq: the seq
- * this call wrote under (0: none).
+ * Send the record prepared in scratch->rec (header with the mm and flags,
+ * call fields, ranges), listing every VMA overlapping its ranges (all for
+ * FULL), in as many parts as needed. validate: the mm may change under the
+ * read (make each part consistent with mm_lock_seq, retrying a torn one).
  */
-__noinline int vmt_walk_send(__u32 validate, __u32 wr_seq)
+static __always_inline void walk_send(__u32 validate, __u32 check, __s32 inflight_ok,
+				      __u32 can_defer)
 {
 	struct scratch *s = scratch_get();
 	struct vmt_krec_vmachg *r;
-	struct walk w = {};
+	struct walk *w;
 
 	if (!s)
-		return 0;
+		return;
+	w = &s->w;
 	r = &s->rec;
-	w.mm = r->h.mm; /* set by prep_rec() */
-	w.validate = validate;
-	w.wr_seq = wr_seq;
-	w.base_flags = r->h.flags;
-	if (w.base_flags & VMT_BPF_F_FULL) {
-		w.range[0][0] = 0;
-		w.range[0][1] = ~0UL;
+	__builtin_memset(w, 0, sizeof(*w));
+	w->mm = r->h.mm; /* set by prep_rec() */
+	w->validate = validate;
+	w->check = check;
+	w->inflight_ok = inflight_ok;
+	w->can_defer = can_defer;
+	w->base_flags = r->h.flags;
+	if (w->base_flags & VMT_BPF_F_FULL) {
+		w->range[0][0] = 0;
+		w->range[0][1] = ~0UL;
 	} else {
-		w.range[0][0] = r->range[0][0];
-		w.range[0][1] = r->range[0][1];
-		w.range[1][0] = r->range[1][0];
-		w.range[1][1] = r->range[1][1];
+		w->range[0][0] = r->range[0][0];
+		w->range[0][1] = r->range[0][1];
+		w->range[1][0] = r->range[1][0];
+		w->range[1][1] = r->range[1][1];
 	}
-	w.addr = w.range[0][0];
+	w->addr = w->range[0][0];
 	/* most calls list a handful of VMAs: one part, no loop */
-	if (part_step(0, &w) == 0)
-		bpf_loop(cfg_max_parts - 1, part_step, &w, 0);
+	if (part_step(0, NULL) == 0)
+		bpf_loop(cfg_max_parts - 1, part_step, NULL, 0);
+}
+
+__noinline int vmt_walk_send(__u32 validate, __u32 check, __s32 inflight_ok, __u32 can_defer)
+{
+	walk_send(validate, check, inflight_ok, can_defer);
 	return 0;
 }
 
@@ -589,7 +883,20 @@ __noinline int vmt_walk_send(__u32 validate, __u32 wr_seq)
 #define MAP_FIXED_ 0x10
 #define MAP_FIXED_NOREPLACE_ 0x100000
 
-enum sys_class { SC_NONE, SC_VMA, SC_FORK };
+/* x86-64 syscalls that change VMAs but are not modelled (their effect is
+ * not bounded by their arguments): in a multi-user mm a write during one of
+ * them is taken as theirs (FULL list); in a single-user mm any syscall's
+ * write is. Not ioctl, although a driver's may map (and userfaultfd's
+ * UFFDIO_REGISTER splits): it is far too frequent for a FULL list each time
+ * another thread wrote; with lock statistics the lock says which call
+ * wrote, and every such call is listed. */
+#define SYS_ARCH_PRCTL_ 158
+#define SYS_IO_SETUP_ 206
+#define SYS_IO_DESTROY_ 207
+#define SYS_MBIND_ 237
+#define SYS_SET_MEMPOLICY_HOME_NODE_ 450
+
+enum sys_class { SC_NONE, SC_VMA, SC_FORK, SC_MAYWRITE };
 
 static __always_inline int sys_class(long nr)
 {
@@ -618,6 +925,12 @@ static __always_inline int sys_class(long nr)
 	case VMT_SYS_VFORK:
 	case VMT_SYS_CLONE3:
 		return SC_FORK;
+	case SYS_ARCH_PRCTL_:
+	case SYS_IO_SETUP_:
+	case SYS_IO_DESTROY_:
+	case SYS_MBIND_:
+	case SYS_SET_MEMPOLICY_HOME_NODE_:
+		return SC_MAYWRITE;
 	}
 	return SC_NONE;
 }
@@ -634,9 +947,121 @@ static __always_inline void fork_ret_send(struct tstate *st, __u64 t_resume)
 	st->pend.h.type = 0;
 }
 
+static __always_inline void prep_rec(struct scratch *s, __u32 type_flags, struct mm_struct *mm)
+{
+	struct vmt_krec_vmachg *r = &s->rec;
+
+	hdr_fill(&r->h, VMT_KREC_VMA_CHANGE, 0, type_flags, 0, (__u64)mm);
+	r->t_enter = 0;
+	r->t_write = 0;
+	for (int i = 0; i < 6; i++)
+		r->args[i] = 0;
+	r->ret = 0;
+	r->range[0][0] = r->range[0][1] = r->range[1][0] = r->range[1][1] = 0;
+	r->nr = 0;
+	r->map_count = 0;
+	r->part = 0;
+	r->nr_vmas = 0;
+	r->lock_seq = 0;
+	r->wr_seq = 0;
+	r->pad = 0;
+}
+
+/*
+ * List the record prepared in scratch->rec from a consistent snapshot and
+ * send it. solo: the mm had one user at entry; else check/inflight_ok say
+ * when the record can be count-checked (CHECK_*). What cannot be read
+ * consistently now is left pending in st (with the call's count in flight,
+ * if it has one), for pend_retry().
+ */
+static __always_inline void list_send(struct tstate *st, bool solo, __u32 check,
+				      __s32 inflight_ok)
+{
+	struct scratch *s = scratch_get();
+
+	vmt_walk_send(1, solo ? CHECK_YES : check, inflight_ok, 1);
+	if (!s || !s->w.deferred)
+		return;
+	__builtin_memcpy(st->plist, s->w.pend, sizeof(st->plist));
+	st->plist_flags = s->w.base_flags & (VMT_BPF_F_SOLO | VMT_BPF_F_FULL);
+	if (st->flags & TS_COUNTED) {
+		/* still in flight until its list is out */
+		st->flags &= ~TS_COUNTED;
+		st->plist_counted = 1;
+	}
+	st->plist_on = 1;
+}
+
+/* A list left pending: try it again (a later snapshot; REDO: not a call of
+ * its own). final: the thread exits - send it whatever it reads. */
+static __always_inline void pend_retry(struct tstate *st, struct mm_struct *mm, bool final)
+{
+	struct scratch *s;
+
+	if (!st->plist_on)
+		return;
+	s = scratch_get();
+	if (!s || !mm)
+		return;
+	prep_rec(s, st->plist_flags | VMT_BPF_F_REDO | VMT_BPF_F_RACED, mm);
+	__builtin_memcpy(s->rec.range, st->plist, sizeof(st->plist));
+	vmt_walk_send(1, CHECK_NO, 0, final ? 0 : 1);
+	if (s->w.deferred) {
+		__builtin_memcpy(st->plist, s->w.pend, sizeof(st->plist));
+		return;
+	}
+	st->plist_on = 0;
+	if (st->plist_counted) {
+		st->plist_counted = 0;
+		inflight_add((__u64)mm, -1);
+	}
+}
+
+
+/* The main stack grew (or shrank) since this thread last looked: list the
+ * VMA at mm->start_stack. A thread seen for the first time (no state made
+ * at its fork: attached, or raw_tp) lists it too, unchecked: its mm may be
+ * one the mirror does not know yet (but not in a process vmatop started,
+ * before its exec). */
+static __always_inline void stack_check(struct tstate *st, struct mm_struct *mm, bool solo)
+{
+	struct mm_struct *mv = mmv(mm);
+	__u64 sv = mv->stack_vm, stk;
+	struct scratch *s;
+	bool first = !st->seen;
+
+	st->seen = 1;
+	if (sv == st->stack_vm && !first)
+		return;
+	st->stack_vm = sv;
+	if (first) {
+		__u32 tgid = cur_tgid();
+		if (bpf_map_lookup_elem(&fresh, &tgid)) {
+			bpf_map_delete_elem(&fresh, &tgid);
+			return;
+		}
+	}
+	if (!cfg_vma)
+		return;
+	s = scratch_get();
+	if (!s)
+		return;
+	prep_rec(s, VMT_BPF_F_FAULT | (solo ? VMT_BPF_F_SOLO : 0), mm);
+	if (first && solo) {
+		s->rec.h.flags |= VMT_BPF_F_RACED;
+		count(VMT_BPF_C_RACED);
+	}
+	stk = mv->start_stack;
+	s->rec.range[0][0] = stk;
+	s->rec.range[0][1] = stk + 1;
+	list_send(st, solo, first ? CHECK_NO : CHECK_INFLIGHT, 0);
+}
+
 static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 {
+	struct mm_struct *mm;
 	struct tstate *st;
+	bool solo;
 	int cls;
 
 	if (!followed(cur_tgid()))
@@ -646,39 +1071,36 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 		return 0;
 	if (st->pend.h.type) /* back in user space and into the next call */
 		fork_ret_send(st, st->fork_out ? bpf_ktime_get_ns() : st->pend.h.ts);
-	st->sc_nr = id;
-	st->flags = TS_IN_SYSCALL;
-	st->t_write = 0;
+	st->flags = 0;
+	mm = cur_mm();
+	if (!mm)
+		return 0;
+	solo = mmv(mm)->mm_users.counter <= 1;
+	pend_retry(st, mm, false);
+	stack_check(st, mm, solo);
 	cls = sys_class(id);
+	st->sc_nr = id;
+	st->flags = TS_IN_SYSCALL | (solo ? TS_SOLO : 0);
+	st->seq_enter = mm_seq(mm);
 	if (cls == SC_NONE)
 		return 0;
-	{
-		/* r10 .. di are contiguous in x86-64 pt_regs: one read */
-		__u64 w[8] = {};
-		__u32 base = bpf_core_field_offset(struct pt_regs, r10);
-#define REGW(f) w[((bpf_core_field_offset(struct pt_regs, f) - base) / 8) & 7]
-		bpf_probe_read_kernel(w, sizeof(w), (void *)regs + base);
-		st->args[0] = REGW(di);
-		if (id == VMT_SYS_PRCTL && st->args[0] != PR_SET_VMA)
-			return 0;
-		st->args[1] = REGW(si);
-		st->args[2] = REGW(dx);
-		st->args[3] = REGW(r10);
-		st->args[4] = REGW(r8);
-		st->args[5] = REGW(r9);
-#undef REGW
+	/* in flight from entry (with lock statistics: from the write, which
+	 * the lock programs see - more exact, fewer RACED records) */
+	if (!solo && cls != SC_FORK && cfg_vma && !cfg_lock) {
+		if (inflight_add((__u64)mm, 1) >= 0)
+			st->flags |= TS_COUNTED;
 	}
-	st->sc_enter = bpf_ktime_get_ns();
-	if (id == VMT_SYS_BRK) {
-		struct mm_struct *mm = cur_mm();
+	if (cfg_lock && cls == SC_VMA)
+		st->sc_enter = bpf_ktime_get_ns();
+	if (id == VMT_SYS_BRK)
 		st->brk_before = mmv(mm)->brk;
-	}
 	if (cls == SC_FORK) {
-		__u64 fl = 0;
+		__u64 fl = 0, a0 = regsv(regs)->di;
+		st->sc_enter = bpf_ktime_get_ns();
 		if (id == VMT_SYS_CLONE)
-			fl = st->args[0];
+			fl = a0;
 		else if (id == VMT_SYS_CLONE3)
-			bpf_probe_read_user(&fl, sizeof(fl), (void *)st->args[0]);
+			bpf_probe_read_user(&fl, sizeof(fl), (void *)a0);
 		else if (id == VMT_SYS_FORK)
 			fl = SIGCHLD_;
 		else
@@ -691,12 +1113,24 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	return 0;
 }
 
+/* The syscall's arguments: still in the user registers at exit. */
+static __always_inline void read_args(struct pt_regs *regs, __u64 *a)
+{
+	struct pt_regs *r = regsv(regs);
+	a[0] = r->di;
+	a[1] = r->si;
+	a[2] = r->dx;
+	a[3] = r->r10;
+	a[4] = r->r8;
+	a[5] = r->r9;
+}
+
 /* The ranges whose VMAs a call may have changed; FULL for the calls whose
  * effect cannot be bounded from their arguments. */
 static __always_inline void call_ranges(struct vmt_krec_vmachg *r, struct tstate *st,
 					struct mm_struct *mm)
 {
-	__u64 *a = st->args;
+	__u64 *a = r->args;
 	__u64 ret = r->ret;
 	bool ok = r->ret >= 0 || r->ret < -4095;
 
@@ -766,51 +1200,227 @@ static __always_inline void call_ranges(struct vmt_krec_vmachg *r, struct tstate
 	}
 }
 
-static __always_inline void prep_rec(struct scratch *s, __u32 type_flags, struct mm_struct *mm)
+/*
+ * A successful munmap: its range is empty now and nothing else changed
+ * (splits at the range's edges, which the mirror makes itself when it
+ * erases the range; munmap never merges). Exact without a walk when the
+ * call's write is the only one since its entry (else another thread may
+ * have mapped into the hole: walk). Returns false to fall back to a walk.
+ */
+static __always_inline bool munmap_send(struct tstate *st, struct mm_struct *mm, bool solo)
 {
-	struct vmt_krec_vmachg *r = &s->rec;
+	struct scratch *s = scratch_get();
+	struct vmt_krec_vmachg *r;
+	__u32 seq0, seq1;
 
-	hdr_fill(&r->h, VMT_KREC_VMA_CHANGE, 0, type_flags, 0, (__u64)mm);
-	r->t_enter = 0;
-	r->t_write = 0;
-	for (int i = 0; i < 6; i++)
-		r->args[i] = 0;
-	r->ret = 0;
-	r->range[0][0] = r->range[0][1] = r->range[1][0] = r->range[1][1] = 0;
-	r->nr = 0;
-	r->map_count = 0;
-	r->part = 0;
-	r->nr_vmas = 0;
-	r->lock_seq = 0;
-	r->wr_seq = 0;
-	r->pad = 0;
+	if (!s)
+		return false;
+	r = &s->rec;
+	seq0 = mm_seq(mm);
+	if (!solo && seq0 != st->seq_enter + 2)
+		return false;
+	r->map_count = mmv(mm)->map_count;
+	seq1 = mm_seq(mm);
+	if (seq1 != seq0 || (seq0 & 1))
+		return false; /* a writer came: walk */
+	r->lock_seq = seq0;
+	r->wr_seq = seq0 == st->seq_enter + 2 ? st->seq_enter + 1 : 0;
+	/* after the snapshot, before the ring position (see CHECK_INFLIGHT) */
+	if (!solo && (!(st->flags & TS_COUNTED) || inflight_get((__u64)mm) != 1)) {
+		r->h.flags |= VMT_BPF_F_RACED;
+		count(VMT_BPF_C_RACED);
+	}
+	r->h.ts = bpf_ktime_get_ns();
+	r->h.size = VMT_KREC_VMACHG_SIZE(0);
+	send(r, VMT_KREC_VMACHG_SIZE(0));
+	return true;
 }
 
-static __always_inline void vma_call_exit(struct tstate *st, long ret)
+/*
+ * A successful mmap: the new mapping is one VMA (merged with a neighbour
+ * or not) that holds all of [ret, ret + len): list just that one, found
+ * with one descent. Returns false to fall back to the range walk (the VMA
+ * there does not cover the range, a writer got in the way).
+ */
+static __always_inline bool mmap_send(struct tstate *st, struct mm_struct *mm, bool solo)
+{
+	struct scratch *s = scratch_get();
+	struct vmt_krec_vmachg *r;
+	struct mm_struct *mv = mmv(mm);
+	__u32 seq0, seq1;
+	__u64 vp;
+
+	if (!s)
+		return false;
+	r = &s->rec;
+	seq0 = seq_wait_even((__u64)mm);
+	if (seq0 & 1)
+		return false;
+	r->map_count = mv->map_count;
+	s->w.root = (__u64)mv->mm_mt.ma_root;
+	s->w.addr = r->range[0][0];
+	vp = vmt_vma_at();
+	if (!vp)
+		return false;
+	read_vma(&r->vmas[0], vp);
+	seq1 = mm_seq(mm);
+	if (seq1 != seq0 || r->vmas[0].start > r->range[0][0] ||
+	    r->vmas[0].end < r->range[0][1])
+		return false;
+	r->nr_vmas = 1;
+	r->lock_seq = seq0;
+	r->wr_seq = seq0 == st->seq_enter + 2 ? st->seq_enter + 1 : 0;
+	/* after the snapshot, before the ring position (see CHECK_INFLIGHT) */
+	if (!solo && (!(st->flags & TS_COUNTED) || inflight_get((__u64)mm) != 1)) {
+		r->h.flags |= VMT_BPF_F_RACED;
+		count(VMT_BPF_C_RACED);
+	}
+	r->h.ts = bpf_ktime_get_ns();
+	r->h.size = VMT_KREC_VMACHG_SIZE(1);
+	send(r, VMT_KREC_VMACHG_SIZE(1));
+	return true;
+}
+
+/* Fill the fields of a VMA_CHANGE record (r: in the ring) shared by the
+ * fast paths. */
+static __always_inline void fast_fill(struct vmt_krec_vmachg *r, struct tstate *st,
+				      struct pt_regs *regs, long ret, __u64 lo, __u64 hi, __u32 seq,
+				      __s32 map_count, __u16 nvmas)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	r->h.type = VMT_KREC_VMA_CHANGE;
+	r->h.size = VMT_KREC_VMACHG_SIZE(nvmas);
+	r->h.flags = VMT_BPF_F_SOLO;
+	r->h.tgid = id >> 32;
+	r->h.tid = (__u32)id;
+	r->t_enter = cfg_lock ? st->sc_enter : 0;
+	r->t_write = cfg_lock ? st->t_write : 0;
+	read_args(regs, r->args);
+	r->ret = ret;
+	r->range[0][0] = lo;
+	r->range[0][1] = hi;
+	r->range[1][0] = r->range[1][1] = 0;
+	r->nr = st->sc_nr;
+	r->map_count = map_count;
+	r->part = 0;
+	r->nr_vmas = nvmas;
+	r->lock_seq = seq;
+	r->wr_seq = seq == st->seq_enter + 2 ? st->seq_enter + 1 : 0;
+	r->pad = 0;
+	r->h.ts = bpf_ktime_get_ns();
+}
+
+static __always_inline __u64 wakeup_flag(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/*
+ * The common calls of a single-user mm, built right in the ring (no
+ * scratch copy; nobody else can change the mm, so the ring position may be
+ * taken before the read): a successful munmap (its range, no VMA) and a
+ * successful mmap (the one VMA that holds it). False: take the general way.
+ */
+static __always_inline bool solo_fast(struct tstate *st, struct pt_regs *regs, long ret,
+				      struct mm_struct *mm)
+{
+	struct mm_struct *mv = mmv(mm);
+	struct vmt_krec_vmachg *r;
+	__u64 len = regsv(regs)->si, lo, hi;
+	__u32 seq;
+
+	if (ret < 0 && ret >= -4095)
+		return false;
+	if (st->sc_nr == VMT_SYS_MUNMAP) {
+		__s32 mc;
+		lo = PAGE_DOWN(regsv(regs)->di);
+		hi = PAGE_UP(lo + len);
+		seq = mm_seq(mm);
+		mc = mv->map_count;
+		if (hi <= lo || (seq & 1) || mm_seq(mm) != seq)
+			return false;
+		r = bpf_ringbuf_reserve(&events, VMT_KREC_VMACHG_SIZE(0), 0);
+		if (!r) {
+			count(VMT_BPF_C_DROPPED);
+			return true;
+		}
+		r->h.mm = (__u64)mm;
+		fast_fill(r, st, regs, ret, lo, hi, seq, mc, 0);
+		bpf_ringbuf_submit(r, wakeup_flag());
+		return true;
+	}
+	if (st->sc_nr == VMT_SYS_MMAP) {
+		struct scratch *s = scratch_get();
+		__s32 mc;
+		__u64 vp;
+		if (!s)
+			return false;
+		lo = ret;
+		hi = lo + PAGE_UP(len);
+		seq = seq_wait_even((__u64)mm);
+		if (hi <= lo || (seq & 1))
+			return false;
+		mc = mv->map_count;
+		s->w.root = (__u64)mv->mm_mt.ma_root;
+		s->w.addr = lo;
+		vp = vmt_vma_at();
+		if (!vp)
+			return false;
+		r = bpf_ringbuf_reserve(&events, VMT_KREC_VMACHG_SIZE(1), 0);
+		if (!r) {
+			count(VMT_BPF_C_DROPPED);
+			return true;
+		}
+		read_vma(&r->vmas[0], vp);
+		if (mm_seq(mm) != seq || r->vmas[0].start > lo || r->vmas[0].end < hi) {
+			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+			return false;
+		}
+		r->h.mm = (__u64)mm;
+		fast_fill(r, st, regs, ret, lo, hi, seq, mc, 1);
+		bpf_ringbuf_submit(r, wakeup_flag());
+		return true;
+	}
+	return false;
+}
+
+static __always_inline void vma_call_exit(struct tstate *st, struct pt_regs *regs, long ret)
 {
 	struct mm_struct *mm = cur_mm();
+	bool solo = st->flags & TS_SOLO, ok = ret >= 0 || ret < -4095, wrote;
 	struct vmt_krec_vmachg *r;
 	struct scratch *s;
+	__u32 seq;
 
 	if (!cfg_vma || !mm)
+		return;
+	if (solo && solo_fast(st, regs, ret, mm))
 		return;
 	s = scratch_get();
 	if (!s)
 		return;
 	prep_rec(s, 0, mm);
 	r = &s->rec;
-	r->t_enter = st->sc_enter;
-	r->t_write = st->t_write;
-	for (int i = 0; i < 6; i++)
-		r->args[i] = st->args[i];
+	read_args(regs, r->args);
 	r->ret = ret;
 	r->nr = st->sc_nr;
-	if (ret < 0 && ret >= -4095)
+	if (cfg_lock) {
+		r->t_enter = st->sc_enter;
+		r->t_write = st->t_write;
+	}
+	if (!ok)
 		r->h.flags |= VMT_BPF_F_FAILED;
-	if (st->flags & TS_SOLO)
+	if (solo)
 		r->h.flags |= VMT_BPF_F_SOLO;
-	if (!(st->flags & TS_WROTE)) {
-		/* never write-locked: nothing changed, nothing to list */
+	seq = mm_seq(mm);
+	/* did the call write? With lock statistics the lock says; else the
+	 * seq: it did not move, so nobody wrote (a move may be another
+	 * thread's write: then listing is merely unneeded) */
+	wrote = cfg_lock ? (st->flags & TS_WROTE) : seq != st->seq_enter;
+	if (!wrote) {
+		/* nothing changed, nothing to list */
 		r->h.flags |= VMT_BPF_F_NOCHANGE;
 		r->map_count = mmv(mm)->map_count;
 		r->h.ts = bpf_ktime_get_ns();
@@ -819,7 +1429,15 @@ static __always_inline void vma_call_exit(struct tstate *st, long ret)
 		return;
 	}
 	call_ranges(r, st, mm);
-	vmt_walk_send(1, st->wr_seq);
+	if (r->nr == VMT_SYS_MUNMAP && ok && r->range[0][1] > r->range[0][0] &&
+	    munmap_send(st, mm, solo))
+		return;
+	if (r->nr == VMT_SYS_MMAP && ok && r->range[0][1] > r->range[0][0] &&
+	    mmap_send(st, mm, solo))
+		return;
+	/* others in flight (besides us) when our ring position is taken: a
+	 * change of theirs may be in our snapshot with its record to come */
+	list_send(st, solo, (st->flags & TS_COUNTED) ? CHECK_INFLIGHT : CHECK_NO, 1);
 }
 
 static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
@@ -835,8 +1453,9 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		return 0;
 	nr = st->sc_nr;
 	cls = sys_class(nr);
-	if (cls == SC_VMA && !(nr == VMT_SYS_PRCTL && st->args[0] != PR_SET_VMA)) {
-		vma_call_exit(st, ret);
+	if (cls == SC_VMA) {
+		if (nr != VMT_SYS_PRCTL || regsv(regs)->di == PR_SET_VMA)
+			vma_call_exit(st, regs, ret);
 	} else if (cls == SC_FORK) {
 		struct vmt_krec_fork_ret *fr = &st->pend;
 		hdr_fill(&fr->h, VMT_KREC_FORK_RET, sizeof(*fr), 0, bpf_ktime_get_ns(),
@@ -861,43 +1480,39 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		} else {
 			fork_ret_send(st, fr->h.ts);
 		}
-		if (ret < 0 && st->fork_lock_rel && cfg_vma) {
-			/* the copy sent a MARK but no FORK will fill it */
-			struct scratch *s = scratch_get();
-			if (s) {
-				prep_rec(s, VMT_BPF_F_NOCHANGE | VMT_BPF_F_FAILED |
-						    (st->flags & TS_SOLO ? VMT_BPF_F_SOLO : 0),
-					 cur_mm());
-				s->rec.nr = nr;
-				s->rec.ret = ret;
-				s->rec.wr_seq = st->wr_seq;
-				s->rec.h.ts = bpf_ktime_get_ns();
-				s->rec.h.size = VMT_KREC_VMACHG_SIZE(0);
-				send(&s->rec, VMT_KREC_VMACHG_SIZE(0));
-			}
-		}
-	} else if ((st->flags & TS_WROTE) && cfg_vma && nr != VMT_SYS_EXECVE &&
-		   nr != VMT_SYS_EXECVEAT) {
-		/* a call vmatop does not model changed the VMA tree
+	} else if (cfg_vma && nr != VMT_SYS_EXECVE && nr != VMT_SYS_EXECVEAT) {
+		/* a call vmatop does not model may have changed the VMA tree
 		 * (io_setup, a driver's mmap-like ioctl, ...): list it all */
 		struct mm_struct *mm = cur_mm();
-		struct scratch *s = scratch_get();
-		if (s && mm) {
-			prep_rec(s, VMT_BPF_F_FULL | VMT_BPF_F_UNKNOWN |
-					    (st->flags & TS_SOLO ? VMT_BPF_F_SOLO : 0),
-				 mm);
-			s->rec.t_enter = st->sc_enter;
-			s->rec.t_write = st->t_write;
-			s->rec.ret = ret;
-			s->rec.nr = nr;
-			vmt_walk_send(1, st->wr_seq);
+		bool solo = st->flags & TS_SOLO, wrote;
+
+		if (cfg_lock)
+			wrote = st->flags & TS_WROTE;
+		else
+			wrote = (solo || cls == SC_MAYWRITE) && mm && mm_seq(mm) != st->seq_enter;
+		if (wrote && mm) {
+			struct scratch *s = scratch_get();
+			if (s) {
+				prep_rec(s, VMT_BPF_F_FULL | VMT_BPF_F_UNKNOWN |
+						    (solo ? VMT_BPF_F_SOLO : 0),
+					 mm);
+				s->rec.ret = ret;
+				s->rec.nr = nr;
+				list_send(st, solo,
+					  (st->flags & TS_COUNTED) ? CHECK_INFLIGHT : CHECK_NO, 1);
+			}
 		}
+	}
+	if (st->flags & TS_COUNTED) {
+		struct mm_struct *mm = cur_mm();
+		if (mm)
+			inflight_add((__u64)mm, -1);
 	}
 	st->flags = 0;
 	return 0;
 }
 
-/* ---- mmap_lock -------------------------------------------------------------- */
+/* ---- mmap_lock (lock statistics only) -------------------------------------- */
 
 static __always_inline struct vmt_bpf_lockstat *lockstat_get(struct tstate *st)
 {
@@ -944,62 +1559,47 @@ static __always_inline void hold_end(struct tstate *st, struct vmt_bpf_lockstat 
 	ls->hold_hist[w & 1][log2_bucket(h) & (VMT_BPF_HIST - 1)]++;
 }
 
-/* The write hold of this thread on its own mm ends (unlock or downgrade):
- * the VMA tree is final for this change. */
-static __always_inline void write_end(struct tstate *st, struct mm_struct *mm, __u64 now)
+/* This thread starts or ends holding mmap_lock (read or write) of its own
+ * mm: count it in the mm's holders (multi-user mms; a single-user mm's
+ * waiter can only be waiting for another process). */
+static __always_inline void hold_span(struct tstate *st, struct mm_struct *mm, bool start)
+{
+	struct mmstate *c;
+
+	if (start) {
+		/* an exiting thread's last hold (exit_mm: released after
+		 * current->mm is gone, a release the programs do not count) */
+		if (st->held_counted || mmv(mm)->mm_users.counter <= 1 ||
+		    (bpf_get_current_task_btf()->flags & 0x4 /* PF_EXITING */))
+			return;
+		c = mmstate_get((__u64)mm, true);
+		if (c) {
+			__sync_fetch_and_add(&c->holders, 1);
+			st->held_counted = 1;
+		}
+	} else if (st->held_counted && !st->holding_write && !st->read_depth) {
+		c = mmstate_get((__u64)mm, false);
+		if (c)
+			__sync_fetch_and_add(&c->holders, -1);
+		st->held_counted = 0;
+	}
+}
+
+/* The write hold of this thread on its own mm ends (unlock or downgrade). */
+static __always_inline void write_end(struct tstate *st, __u64 now)
 {
 	st->holding_write = 0;
-	if (st->flags & TS_IN_SYSCALL) {
-		bool exec = st->sc_nr == VMT_SYS_EXECVE || st->sc_nr == VMT_SYS_EXECVEAT;
-		st->flags |= TS_WROTE;
-		st->t_write = now;
-		st->wr_seq = mm_seq(mm);
-		if (mmv(mm)->mm_users.counter <= 1) {
-			/* nobody else can change this mm before our record:
-			 * no MARK needed */
-			st->flags |= TS_SOLO;
-		} else if (cfg_vma && !exec &&
-			   (sys_class(st->sc_nr) != SC_FORK || (st->flags & TS_FORKING))) {
-			/* we still hold the lock: the ring order of MARKs is
-			 * the order of the changes */
-			struct vmt_krec_mark mk;
-			hdr_fill(&mk.h, VMT_KREC_MARK, sizeof(mk), 0, now, (__u64)mm);
-			mk.seq = st->wr_seq;
-			mk.map_count = mmv(mm)->map_count;
-			send(&mk, sizeof(mk));
-		}
-		if (st->flags & TS_FORKING)
-			st->fork_lock_rel = now;
+	if (!(st->flags & TS_IN_SYSCALL))
 		return;
-	}
-	/* outside a syscall: a page fault that grew the stack (6.5+ upgrades
-	 * to the write lock for that). We hold the lock: read it now. */
-	if (cfg_vma) {
-		struct task_struct *t = (void *)bpf_get_current_task();
-		struct scratch *s;
-		__u64 stk;
-
-		if (BPF_CORE_READ(t, flags) & 0x4 /* PF_EXITING */)
-			return;
-		s = scratch_get();
-		if (!s)
-			return;
-		prep_rec(s, VMT_BPF_F_FAULT, mm);
-		s->rec.t_write = now;
-		stk = mmv(mm)->start_stack;
-		s->rec.range[0][0] = stk;
-		s->rec.range[0][1] = stk + 1;
-		s->rec.lock_seq = mm_seq(mm);
-		vmt_walk_send(0, mm_seq(mm));
-	}
+	st->t_write = now;
+	if (st->flags & TS_FORKING)
+		st->fork_lock_rel = now;
 }
 
 static __always_inline int on_lock_start(struct mm_struct *mm, bool write)
 {
 	struct tstate *st;
 
-	if (!cfg_lock && !cfg_vma)
-		return 0;
 	if (!followed(cur_tgid()) || mm != cur_mm())
 		return 0;
 	st = ts_get(true);
@@ -1014,7 +1614,7 @@ static __always_inline int on_lock_start(struct mm_struct *mm, bool write)
 static __always_inline int on_lock_acquired(void *ctx, struct mm_struct *mm, bool write,
 					    bool success)
 {
-	struct vmt_bpf_lockstat *ls = NULL;
+	struct vmt_bpf_lockstat *ls;
 	struct tstate *st;
 	__u64 now, wait;
 	int w = write ? 1 : 0;
@@ -1025,13 +1625,12 @@ static __always_inline int on_lock_acquired(void *ctx, struct mm_struct *mm, boo
 	if (!st)
 		return 0;
 	now = bpf_ktime_get_ns();
-	if (cfg_lock)
-		ls = lockstat_get(st);
+	ls = lockstat_get(st);
 	if (!write && !st->wait_start && st->holding_write) {
 		/* mmap_write_downgrade(): the write hold ends, a read hold
 		 * starts without a wait */
 		hold_end(st, ls, 1, now);
-		write_end(st, mm, now);
+		write_end(st, now);
 		if (st->read_depth++ == 0)
 			st->hold_start[0] = now;
 		return 0;
@@ -1054,6 +1653,14 @@ static __always_inline int on_lock_acquired(void *ctx, struct mm_struct *mm, boo
 		if (w) {
 			st->hold_start[1] = now;
 			st->holding_write = 1;
+			if ((st->flags & (TS_IN_SYSCALL | TS_WROTE)) == TS_IN_SYSCALL) {
+				/* a change of this call is in the mm from now
+				 * until its record is sent */
+				st->flags |= TS_WROTE;
+				if (!(st->flags & (TS_SOLO | TS_FORKING)) && cfg_vma &&
+				    inflight_add((__u64)mm, 1) >= 0)
+					st->flags |= TS_COUNTED;
+			}
 			if ((st->flags & TS_FORKING) && !st->fork_lock_acq) {
 				st->fork_lock_start = st->wait_start;
 				st->fork_lock_acq = now;
@@ -1061,15 +1668,27 @@ static __always_inline int on_lock_acquired(void *ctx, struct mm_struct *mm, boo
 		} else if (st->read_depth++ == 0) {
 			st->hold_start[0] = now;
 		}
+		hold_span(st, mm, true);
 	}
-	if (cfg_lock && wait >= cfg_lock_threshold_ns) {
-		struct vmt_krec_lockwait lw = {};
+	if (wait >= cfg_lock_threshold_ns) {
+		struct scratch *s = scratch_get();
 		__u32 fl = (w ? VMT_BPF_F_WRITE : 0) | (st->contended ? VMT_BPF_F_CONTENDED : 0) |
 			   (success ? 0 : VMT_BPF_F_LOCK_FAILED);
-		hdr_fill(&lw.h, VMT_KREC_LOCK_WAIT, sizeof(lw), fl, now, (__u64)mm);
-		lw.wait_ns = wait;
-		lw.stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-		send(&lw, sizeof(lw));
+		if (s) {
+			struct vmt_krec_lockwait *lw = &s->lw;
+			long got;
+			__u64 n;
+			hdr_fill(&lw->h, VMT_KREC_LOCK_WAIT, 0, fl, now, (__u64)mm);
+			lw->wait_ns = wait;
+			lw->pad = 0;
+			got = bpf_get_stack(ctx, lw->ips, sizeof(lw->ips), BPF_F_USER_STACK);
+			n = got > 0 ? (__u64)got / 8 : 0;
+			if (n > VMT_BPF_STACK_DEPTH)
+				n = VMT_BPF_STACK_DEPTH;
+			lw->nframes = n;
+			lw->h.size = sizeof(*lw) - (VMT_BPF_STACK_DEPTH - n) * 8;
+			send(lw, sizeof(*lw) - (VMT_BPF_STACK_DEPTH - n) * 8);
+		}
 	}
 	st->wait_start = 0;
 	st->contended = 0;
@@ -1078,7 +1697,7 @@ static __always_inline int on_lock_acquired(void *ctx, struct mm_struct *mm, boo
 
 static __always_inline int on_lock_released(struct mm_struct *mm, bool write)
 {
-	struct vmt_bpf_lockstat *ls = NULL;
+	struct vmt_bpf_lockstat *ls;
 	struct tstate *st;
 	__u64 now;
 
@@ -1088,15 +1707,15 @@ static __always_inline int on_lock_released(struct mm_struct *mm, bool write)
 	if (!st)
 		return 0;
 	now = bpf_ktime_get_ns();
-	if (cfg_lock)
-		ls = lockstat_get(st);
+	ls = lockstat_get(st);
 	if (write) {
 		hold_end(st, ls, 1, now);
-		write_end(st, mm, now);
+		write_end(st, now);
 	} else if (st->read_depth) {
 		if (--st->read_depth == 0)
 			hold_end(st, ls, 0, now);
 	}
+	hold_span(st, mm, false);
 	return 0;
 }
 
@@ -1108,7 +1727,7 @@ static __always_inline int on_contention_begin(void *lock, __u32 flags)
 	struct mm_struct *mm;
 	struct tstate *st;
 
-	if (!cfg_lock || !followed(cur_tgid()))
+	if (!followed(cur_tgid()))
 		return 0;
 	mm = cur_mm();
 	/* perf lock contention's check: is it this mm's mmap_lock? */
@@ -1120,6 +1739,13 @@ static __always_inline int on_contention_begin(void *lock, __u32 flags)
 	st->contended = 1;
 	st->contend_start = bpf_ktime_get_ns();
 	st->contend_write = (flags & LCB_F_WRITE_) ? 1 : 0;
+	/* none of the mm's own threads holds it: another process does */
+	if (mmv(mm)->mm_users.counter <= 1) {
+		st->contend_other = 1;
+	} else {
+		struct mmstate *c = mmstate_get((__u64)mm, false);
+		st->contend_other = !c || c->holders <= 0;
+	}
 	return 0;
 }
 
@@ -1130,7 +1756,7 @@ static __always_inline int on_contention_end(void *lock, int ret)
 	struct tstate *st;
 	__u32 w;
 
-	if (!cfg_lock || !followed(cur_tgid()))
+	if (!followed(cur_tgid()))
 		return 0;
 	mm = cur_mm();
 	if (!mm || lock != (void *)&mm->mmap_lock)
@@ -1143,6 +1769,8 @@ static __always_inline int on_contention_end(void *lock, int ret)
 	if (ls) {
 		ls->contended[w]++;
 		ls->contended_ns[w] += bpf_ktime_get_ns() - st->contend_start;
+		if (st->contend_other)
+			ls->contended_other[w]++;
 	}
 	st->contend_start = 0;
 	return 0;
@@ -1150,28 +1778,34 @@ static __always_inline int on_contention_end(void *lock, int ret)
 
 /* ---- process life cycle ------------------------------------------------------ */
 
-static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
+/* child_btf: the child as a trusted pointer (tp_btf; NULL with raw_tp) */
+static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child,
+				   struct task_struct *child_btf)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	struct mm_struct *pmm, *cmm;
 	struct vmt_krec_fork f = {};
 	struct tstate *st;
+	bool list_child;
 
 	if (!followed(ptgid))
 		return 0;
-	if (!cfg_system && ctgid != ptgid) {
-		__u32 one = 1;
-		bpf_map_update_elem(&follow, &ctgid, &one, BPF_ANY);
-	}
+	if (!cfg_system && ctgid != ptgid)
+		follow_set(ctgid, true);
 	pmm = BPF_CORE_READ(parent, mm);
 	cmm = BPF_CORE_READ(child, mm);
+	if (cmm && cmm != pmm) {
+		/* a new mm: no state of an old one at the same address */
+		__u64 k = (__u64)cmm;
+		bpf_map_delete_elem(&mm_inflight, &k);
+	}
 	hdr_fill(&f.h, VMT_KREC_FORK, sizeof(f), 0, bpf_ktime_get_ns(), (__u64)pmm);
 	f.child_pid = BPF_CORE_READ(child, pid);
 	f.child_tgid = ctgid;
 	f.child_mm = (__u64)cmm;
-	f.parent_map_count = pmm ? BPF_CORE_READ(pmm, map_count) : 0;
-	f.child_map_count = cmm ? BPF_CORE_READ(cmm, map_count) : 0;
+	f.parent_map_count = pmm ? mmv(pmm)->map_count : 0;
+	f.child_map_count = cmm ? mmv(cmm)->map_count : 0;
 	st = ts_get(false);
 	if (st && (st->flags & TS_FORKING)) {
 		f.t_enter = st->sc_enter;
@@ -1181,10 +1815,18 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 		f.lock_acquired = st->fork_lock_acq;
 		f.lock_released = st->fork_lock_rel;
 		f.dup_start = st->dup_start;
-		f.wr_seq = st->fork_lock_rel ? st->wr_seq : 0;
+		f.dup_end = st->dup_end;
 		if (st->flags & TS_SOLO)
 			f.h.flags |= VMT_BPF_F_SOLO;
-		f.dup_end = st->dup_end;
+	}
+	if (child_btf && st) {
+		/* the child's stack is where the parent's mirror has it */
+		struct tstate *cs = bpf_task_storage_get(&tstate, child_btf, 0,
+							 BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (cs) {
+			cs->stack_vm = st->stack_vm;
+			cs->seen = st->seen;
+		}
 	}
 	if (ctgid == ptgid)
 		f.h.flags |= VMT_BPF_F_THREAD;
@@ -1192,7 +1834,24 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 		f.h.flags |= VMT_BPF_F_SHARED_MM;
 	if (f.clone_flags & CLONE_VFORK_)
 		f.h.flags |= VMT_BPF_F_VFORK;
+	/* A copy of the parent's mirror is exact only if no other thread's
+	 * record of a change before the copy can still be on its way: with
+	 * other users of the parent's mm, list the child's new mm instead
+	 * (nobody can change it before the child runs). */
+	list_child = cfg_vma && cmm && pmm && cmm != pmm && ctgid != ptgid &&
+		     mmv(pmm)->mm_users.counter > 1;
+	if (list_child)
+		f.h.flags |= VMT_BPF_F_LISTED;
 	send(&f, sizeof(f));
+	if (list_child) {
+		struct scratch *s = scratch_get();
+		if (s) {
+			prep_rec(s, VMT_BPF_F_FULL | VMT_BPF_F_CHILD | VMT_BPF_F_SOLO, cmm);
+			s->rec.h.tgid = ctgid;
+			s->rec.h.tid = f.child_pid;
+			vmt_walk_send(0, CHECK_YES, 0, 0);
+		}
+	}
 	return 0;
 }
 
@@ -1206,6 +1865,11 @@ static __always_inline int on_exec(struct task_struct *p, __u32 old_pid, struct 
 	if (!followed(BPF_CORE_READ(p, tgid)))
 		return 0;
 	mm = BPF_CORE_READ(p, mm);
+	if (mm) {
+		/* a new mm: no state of an old one at the same address */
+		__u64 k = (__u64)mm;
+		bpf_map_delete_elem(&mm_inflight, &k);
+	}
 	hdr_fill(&e.h, VMT_KREC_EXEC, sizeof(e), 0, bpf_ktime_get_ns(), (__u64)mm);
 	e.old_pid = old_pid;
 	e.map_count = mm ? mmv(mm)->map_count : 0;
@@ -1218,6 +1882,22 @@ static __always_inline int on_exec(struct task_struct *p, __u32 old_pid, struct 
 			if (ls)
 				bpf_get_current_comm(ls->comm, sizeof(ls->comm));
 		}
+		if (st && mm)
+			st->stack_vm = mmv(mm)->stack_vm; /* listed below */
+		if (st) {
+			/* exec took the old mm's lock for reading and lets it
+			 * go once current->mm is the new one (a release the
+			 * programs do not count: not the thread's own mm any
+			 * more): the thread holds nothing now. (A holders
+			 * count of the old mm dies with it.) */
+			st->held_counted = 0;
+			st->plist_on = 0; /* ranges of the old mm */
+			st->plist_counted = 0;
+			st->read_depth = 0;
+			st->holding_write = 0;
+			st->hold_start[0] = st->hold_start[1] = 0;
+			st->wait_start = 0;
+		}
 	}
 	fn = BPF_CORE_READ(bprm, filename);
 	bpf_probe_read_kernel_str(e.filename, sizeof(e.filename), fn);
@@ -1227,9 +1907,9 @@ static __always_inline int on_exec(struct task_struct *p, __u32 old_pid, struct 
 	s = scratch_get();
 	if (!s)
 		return 0;
-	prep_rec(s, VMT_BPF_F_FULL | VMT_BPF_F_EXEC, mm);
+	prep_rec(s, VMT_BPF_F_FULL | VMT_BPF_F_EXEC | VMT_BPF_F_SOLO, mm);
 	s->rec.nr = VMT_SYS_EXECVE;
-	vmt_walk_send(1, 0);
+	vmt_walk_send(1, CHECK_YES, 0, 0);
 	return 0;
 }
 
@@ -1237,21 +1917,30 @@ static __always_inline int on_exit(struct task_struct *p, bool group_dead)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 	struct vmt_krec_exit x = {};
+	__u64 mm;
 
 	if (!followed(tgid))
 		return 0;
+	mm = (__u64)BPF_CORE_READ(p, mm);
 	{
 		struct tstate *st = ts_get(false);
 		if (st && st->pend.h.type)
 			fork_ret_send(st, st->pend.h.ts);
+		if (st && mm && cfg_vma)
+			pend_retry(st, (struct mm_struct *)mm, true);
 	}
 	hdr_fill(&x.h, VMT_KREC_EXIT, sizeof(x), group_dead ? VMT_BPF_F_GROUP_DEAD : 0,
-		 bpf_ktime_get_ns(), (__u64)BPF_CORE_READ(p, mm));
+		 bpf_ktime_get_ns(), mm);
 	x.exit_code = BPF_CORE_READ(p, exit_code);
 	bpf_get_current_comm(x.comm, sizeof(x.comm));
 	send(&x, sizeof(x));
-	if (group_dead && !cfg_system)
-		bpf_map_delete_elem(&follow, &tgid);
+	if (group_dead) {
+		if (mm)
+			bpf_map_delete_elem(&mm_inflight, &mm);
+		bpf_map_delete_elem(&fresh, &tgid);
+		if (!cfg_system)
+			follow_set(tgid, false);
+	}
 	return 0;
 }
 
@@ -1295,8 +1984,16 @@ int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev, struct ta
 
 TWIN(sys_enter, on_sys_enter(regs, id), struct pt_regs *regs, long id)
 TWIN(sys_exit, on_sys_exit(regs, ret), struct pt_regs *regs, long ret)
-TWIN(sched_process_fork, on_fork(parent, child), struct task_struct *parent,
-     struct task_struct *child)
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_process_fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child, child);
+}
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(sched_process_fork_raw, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child, NULL);
+}
 TWIN(sched_process_exec, on_exec(p, old_pid, bprm), struct task_struct *p, pid_t old_pid,
      struct linux_binprm *bprm)
 TWIN(sched_process_exit, on_exit(p, group_dead), struct task_struct *p, bool group_dead)

@@ -29,14 +29,17 @@
 #include <unistd.h>
 
 const char attach_usage[] =
-	"usage: vmatop attach (-p PID | --system) [-d SECONDS] [-o FILE] [--lock-threshold T]\n"
-	"                     [--json]\n"
+	"usage: vmatop attach (-p PID | --system) [-d SECONDS] [-o FILE] [--mmap-lock]\n"
+	"                     [--lock-threshold T] [--json]\n"
 	"  Follow a running process (and the processes it forks from now on) with BPF\n"
 	"  alone: seed the mirror from /proc/PID/maps, write a trace, report at the end\n"
 	"  (the process exits, SECONDS elapse, or Ctrl-C). Needs root, or CAP_BPF +\n"
 	"  CAP_PERFMON (and CAP_SYS_PTRACE to read another user's maps).\n"
 	"  --system  every process (but vmatop), each seeded from its maps; ends on -d or Ctrl-C\n"
-	"  -o FILE   trace file (default: vmatop-attach-PID.vmt, vmatop-system.vmt)\n";
+	"  -o FILE   trace file (default: vmatop-attach-PID.vmt, vmatop-system.vmt)\n"
+	"  --mmap-lock  also measure mmap_lock waits, holds, contention and the fork copy\n"
+	"            time (costs more: the lock programs run on every mmap_lock operation)\n"
+	"  --lock-threshold T  (implies --mmap-lock) a record with user stack per wait >= T\n";
 
 static volatile sig_atomic_t stop;
 static void on_sig(int s)
@@ -131,6 +134,7 @@ int cmd_attach(int argc, char **argv)
 					     {"duration", required_argument, NULL, 'd'},
 					     {"output", required_argument, NULL, 'o'},
 					     {"lock-threshold", required_argument, NULL, 'L'},
+					     {"mmap-lock", no_argument, NULL, 'M'},
 					     {"verbose", no_argument, NULL, 'v'},
 					     {"json", no_argument, NULL, 'j'},
 					     {"system", no_argument, NULL, 'S'},
@@ -167,8 +171,12 @@ int cmd_attach(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			bo.lock_threshold_ns = (uint64_t)t;
+			bo.lock = true;
 			break;
 		}
+		case 'M':
+			bo.lock = true;
+			break;
 		case 'v':
 			bo.verbose = 1;
 			break;

@@ -200,7 +200,7 @@ int cmd_bench(int argc, char **argv)
 	struct bctx bc = {0};
 	if (vmt_bpf_available(why, sizeof(why)) == 0) {
 		struct vmt_bpf_opts o = VMT_BPF_OPTS_DEFAULT;
-		o.no_lock = false;
+		o.lock = true; /* the copy time is the mmap_lock write hold */
 		if (vmt_bpf_open(&b, &o, on_rec, &bc, why, sizeof(why)))
 			b = NULL;
 	}
@@ -241,7 +241,7 @@ int cmd_bench(int argc, char **argv)
 		memset(&bc, 0, sizeof(bc));
 		bc.worker = (uint32_t)w;
 		if (b)
-			vmt_bpf_follow(b, w);
+			vmt_bpf_follow_new(b, w); /* before its exec */
 		if (write(go[1], "g", 1) != 1)
 			diex(EXIT_FAIL, "bench: cannot start the worker");
 		close(go[1]);

@@ -19,11 +19,13 @@
 #include "bpf_order.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <linux/capability.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,6 +117,7 @@ void vmt_bpf_describe(const struct vmt_bpf *b, char *buf, size_t len)
 	snprintf(buf, len, "BPF: not built");
 }
 int vmt_bpf_follow(struct vmt_bpf *b, pid_t tgid) { (void)b, (void)tgid; return -ENOTSUP; }
+int vmt_bpf_follow_new(struct vmt_bpf *b, pid_t tgid) { (void)b, (void)tgid; return -ENOTSUP; }
 int vmt_bpf_unfollow(struct vmt_bpf *b, pid_t tgid) { (void)b, (void)tgid; return -ENOTSUP; }
 bool vmt_bpf_following(struct vmt_bpf *b, pid_t tgid) { (void)b, (void)tgid; return false; }
 int vmt_bpf_poll(struct vmt_bpf *b, int t) { (void)b, (void)t; return -ENOTSUP; }
@@ -135,11 +138,6 @@ int vmt_bpf_lock_stats(struct vmt_bpf *b, pid_t tgid, struct vmt_bpf_lockstat **
 	return -ENOTSUP;
 }
 int vmt_bpf_lock_stats_clear(struct vmt_bpf *b, pid_t tgid) { (void)b, (void)tgid; return -ENOTSUP; }
-int vmt_bpf_stack(struct vmt_bpf *b, int32_t id, uint64_t *ips, int max)
-{
-	(void)b, (void)id, (void)ips, (void)max;
-	return -ENOTSUP;
-}
 int vmt_bpf_counters(struct vmt_bpf *b, uint64_t out[VMT_BPF_C_NR])
 {
 	(void)b;
@@ -151,12 +149,17 @@ int vmt_bpf_counters(struct vmt_bpf *b, uint64_t out[VMT_BPF_C_NR])
 
 struct vmt_bpf {
 	struct vmatop *skel;
+	uint64_t *follow_bits;	  /* the "follow_bits" map, mmap'ed */
+	uint32_t follow_words;
+	size_t follow_len;
 	struct vmatop_fentry *fskel;
 	struct ring_buffer *rb;
 	vmt_bpf_record_fn fn;
 	void *ctx;
 	struct vmt_bpf_info info;
-	struct vmt_border *order; /* records in the order of the changes */
+	struct vmt_border *order; /* records in an order to apply them in */
+	uint64_t now;		  /* CLOCK_MONOTONIC at the start of this poll/drain
+				   * (one clock read per batch, not per record) */
 	uint64_t malformed;	  /* records shorter than their header says */
 };
 
@@ -167,7 +170,7 @@ static uint64_t mono_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-#define ORDER_EXPIRE_NS 1000000000ull /* a MARK's record lost after 1 s */
+#define ORDER_EXPIRE_NS 1000000000ull /* a part or a FORK lost after 1 s */
 
 /* libbpf's messages: kept quiet unless verbose (the verifier log of a
  * failed tp_btf load is expected on kernels that need raw_tp). */
@@ -199,8 +202,27 @@ static int tp_group(const char *tp)
 	return G_CONTENTION;
 }
 
+/* Words of the follow bitmap: one bit per possible tgid (pid_max), at least
+ * 32768 bits; tgids past it use the "follow" hash map. */
+static uint32_t follow_words(void)
+{
+	long pid_max = 32768;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+	if (f) {
+		if (fscanf(f, "%ld", &pid_max) != 1)
+			pid_max = 32768;
+		fclose(f);
+	}
+	if (pid_max < 32768)
+		pid_max = 32768;
+	if (pid_max > (1L << 22))
+		pid_max = 1L << 22; /* PID_MAX_LIMIT */
+	return (uint32_t)((pid_max + 63) / 64);
+}
+
 /* Open the skeleton, configure it and choose which programs load. */
-static struct vmatop *skel_open(const struct vmt_bpf_opts *o, const bool have[4], bool raw)
+static struct vmatop *skel_open(const struct vmt_bpf_opts *o, const bool have[4], bool raw,
+				uint32_t words)
 {
 	struct vmatop *skel = vmatop__open();
 	struct bpf_program *p;
@@ -211,16 +233,24 @@ static struct vmatop *skel_open(const struct vmt_bpf_opts *o, const bool have[4]
 	skel->rodata->cfg_self_tgid = getpid();
 	skel->rodata->cfg_lock_threshold_ns = o->lock_threshold_ns;
 	skel->rodata->cfg_vma = !o->no_vma;
-	skel->rodata->cfg_lock = !o->no_lock;
+	skel->rodata->cfg_lock = o->lock && have[G_MMAP_LOCK];
+	skel->rodata->cfg_follow_words = words;
+	bpf_map__set_max_entries(skel->maps.follow_bits, words);
 	if (o->ringbuf_bytes)
 		bpf_map__set_max_entries(skel->maps.events, o->ringbuf_bytes);
+	skel->rodata->cfg_wakeup_bytes = bpf_map__max_entries(skel->maps.events) / 4;
 	bpf_object__for_each_program(p, skel->obj)
 	{
 		const char *sec = bpf_program__section_name(p);
 		const char *slash = strchr(sec, '/');
 		bool is_raw = !strncmp(sec, "raw_tp/", 7);
-		bool load = slash && is_raw == raw && have[tp_group(slash + 1)];
-		if (slash && o->no_lock && tp_group(slash + 1) == G_CONTENTION)
+		int g = slash ? tp_group(slash + 1) : -1;
+		bool load = slash && is_raw == raw && have[g];
+		/* the lock programs (and contention, which needs their
+		 * state) only for lock statistics */
+		if (slash && !o->lock && (g == G_MMAP_LOCK || g == G_CONTENTION))
+			load = false;
+		if (slash && g == G_CONTENTION && !have[G_MMAP_LOCK])
 			load = false;
 		bpf_program__set_autoload(p, load);
 	}
@@ -260,7 +290,7 @@ static int on_ring(void *ctx, void *data, size_t size)
 		b->malformed++;
 		return 0;
 	}
-	return vmt_border_push(b->order, h, h->size, mono_ns());
+	return vmt_border_push(b->order, h, h->size, b->now);
 }
 
 int vmt_bpf_open(struct vmt_bpf **out, const struct vmt_bpf_opts *opts, vmt_bpf_record_fn fn,
@@ -312,12 +342,14 @@ int vmt_bpf_open(struct vmt_bpf **out, const struct vmt_bpf_opts *opts, vmt_bpf_
 	}
 	b->info.syscalls = true;
 	b->info.sched = true;
-	b->info.mmap_lock = have[G_MMAP_LOCK];
-	b->info.contention = have[G_CONTENTION] && !o.no_lock;
+	b->info.mmap_lock_tp = have[G_MMAP_LOCK];
+	b->info.mmap_lock = have[G_MMAP_LOCK] && o.lock;
+	b->info.contention = have[G_CONTENTION] && have[G_MMAP_LOCK] && o.lock;
+	b->follow_words = follow_words();
 
 	/* VMATOP_BPF_RAW_TP=1: use the raw_tp twins (tests the fallback) */
 	for (int raw = getenv("VMATOP_BPF_RAW_TP") ? 1 : 0; raw < 2; raw++) {
-		b->skel = skel_open(&o, have, raw);
+		b->skel = skel_open(&o, have, raw, b->follow_words);
 		if (!b->skel) {
 			ret = -errno;
 			break;
@@ -342,8 +374,21 @@ int vmt_bpf_open(struct vmt_bpf **out, const struct vmt_bpf_opts *opts, vmt_bpf_
 			    "for the verifier log, or use --no-bpf",
 			    strerror(-ret));
 	}
+	b->follow_len = ((size_t)b->follow_words * 8 + 4095) & ~(size_t)4095;
+	b->follow_bits = mmap(NULL, b->follow_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			      bpf_map__fd(b->skel->maps.follow_bits), 0);
+	if (b->follow_bits == MAP_FAILED) {
+		ret = -errno;
+		b->follow_bits = NULL;
+		vmatop__destroy(b->skel);
+		vmt_border_free(b->order);
+		free(b);
+		return errf(err, errlen, ret, "vmatop: cannot map the BPF follow set (%s)",
+			    strerror(-ret));
+	}
 	ret = vmatop__attach(b->skel);
 	if (ret) {
+		munmap(b->follow_bits, b->follow_len);
 		vmatop__destroy(b->skel);
 		vmt_border_free(b->order);
 		free(b);
@@ -370,6 +415,8 @@ void vmt_bpf_close(struct vmt_bpf *b)
 	if (!b)
 		return;
 	ring_buffer__free(b->rb);
+	if (b->follow_bits)
+		munmap(b->follow_bits, b->follow_len);
 	if (b->fskel)
 		vmatop_fentry__destroy(b->fskel);
 	vmatop__destroy(b->skel);
@@ -392,23 +439,52 @@ void vmt_bpf_set_callback(struct vmt_bpf *b, vmt_bpf_record_fn fn, void *ctx)
 void vmt_bpf_describe(const struct vmt_bpf *b, char *buf, size_t len)
 {
 	const struct vmt_bpf_info *i = &b->info;
-	snprintf(buf, len, "BPF: %s, syscalls sched%s%s, fentry: %s%s%s", i->attach,
-		 i->mmap_lock ? " mmap_lock" : " (no mmap_lock tracepoints)",
+	if (!i->mmap_lock) {
+		snprintf(buf, len, "BPF: %s, syscalls sched (no mmap_lock statistics%s)", i->attach,
+			 i->mmap_lock_tp ? ": --mmap-lock" : ": no mmap_lock tracepoints");
+		return;
+	}
+	snprintf(buf, len, "BPF: %s, syscalls sched mmap_lock%s, fentry: %s%s%s", i->attach,
 		 i->contention ? " contention" : " (no lock contention)", i->fentry ? "yes" : "no",
 		 i->fentry ? "" : " - ", i->fentry ? "" : i->fentry_why);
 }
 
+/* The follow set: a bit per tgid in the mapped bitmap (the programs set
+ * and clear bits too: atomic operations on both sides), the hash map past
+ * it. */
 int vmt_bpf_follow(struct vmt_bpf *b, pid_t tgid)
 {
 	uint32_t k = tgid, one = 1;
+	if (tgid <= 0)
+		return -EINVAL;
+	if (k / 64 < b->follow_words) {
+		__atomic_fetch_or(&b->follow_bits[k / 64], 1ull << (k % 64), __ATOMIC_SEQ_CST);
+		return 0;
+	}
 	if (bpf_map__update_elem(b->skel->maps.follow, &k, sizeof(k), &one, sizeof(one), BPF_ANY))
 		return -errno;
 	return 0;
 }
 
+int vmt_bpf_follow_new(struct vmt_bpf *b, pid_t tgid)
+{
+	uint32_t k = tgid, one = 1;
+	if (tgid <= 0)
+		return -EINVAL;
+	if (bpf_map__update_elem(b->skel->maps.fresh, &k, sizeof(k), &one, sizeof(one), BPF_ANY))
+		return -errno;
+	return vmt_bpf_follow(b, tgid);
+}
+
 int vmt_bpf_unfollow(struct vmt_bpf *b, pid_t tgid)
 {
 	uint32_t k = tgid;
+	if (tgid <= 0)
+		return -EINVAL;
+	if (k / 64 < b->follow_words) {
+		__atomic_fetch_and(&b->follow_bits[k / 64], ~(1ull << (k % 64)), __ATOMIC_SEQ_CST);
+		return 0;
+	}
 	if (bpf_map__delete_elem(b->skel->maps.follow, &k, sizeof(k), 0) && errno != ENOENT)
 		return -errno;
 	return 0;
@@ -417,15 +493,22 @@ int vmt_bpf_unfollow(struct vmt_bpf *b, pid_t tgid)
 bool vmt_bpf_following(struct vmt_bpf *b, pid_t tgid)
 {
 	uint32_t k = tgid, v;
+	if (tgid <= 0)
+		return false;
+	if (k / 64 < b->follow_words)
+		return (__atomic_load_n(&b->follow_bits[k / 64], __ATOMIC_SEQ_CST) >> (k % 64)) & 1;
 	return !bpf_map__lookup_elem(b->skel->maps.follow, &k, sizeof(k), &v, sizeof(v), 0);
 }
 
 int vmt_bpf_poll(struct vmt_bpf *b, int timeout_ms)
 {
-	int n = ring_buffer__poll(b->rb, timeout_ms), e;
+	int n, e;
+	b->now = mono_ns();
+	n = ring_buffer__poll(b->rb, timeout_ms);
 	if (n == -EINTR)
 		n = 0;
-	e = vmt_border_expire(b->order, mono_ns(), ORDER_EXPIRE_NS);
+	b->now = mono_ns();
+	e = vmt_border_expire(b->order, b->now, ORDER_EXPIRE_NS);
 	return e < 0 ? e : n;
 }
 
@@ -449,6 +532,7 @@ void vmt_bpf_order_stats(const struct vmt_bpf *b, struct vmt_border_stats *s)
 int vmt_bpf_drain(struct vmt_bpf *b)
 {
 	int total = 0, n;
+	b->now = mono_ns();
 	/* consume until empty: records may keep coming while we do */
 	while ((n = ring_buffer__consume(b->rb)) > 0)
 		total += n;
@@ -506,19 +590,6 @@ int vmt_bpf_lock_stats_clear(struct vmt_bpf *b, pid_t tgid)
 	return 0;
 }
 
-int vmt_bpf_stack(struct vmt_bpf *b, int32_t stack_id, uint64_t *ips, int max)
-{
-	uint64_t frames[VMT_BPF_STACK_DEPTH];
-	int n = 0;
-
-	if (stack_id < 0)
-		return -ENOENT;
-	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.stacks), &stack_id, frames))
-		return -errno;
-	for (int i = 0; i < VMT_BPF_STACK_DEPTH && frames[i] && n < max; i++)
-		ips[n++] = frames[i];
-	return n;
-}
 
 int vmt_bpf_counters(struct vmt_bpf *b, uint64_t out[VMT_BPF_C_NR])
 {
@@ -553,6 +624,7 @@ void vmt_bpf_lockstat_add(struct vmt_bpf_lockstat *a, const struct vmt_bpf_locks
 		a->failed[w] += s->failed[w];
 		a->contended[w] += s->contended[w];
 		a->contended_ns[w] += s->contended_ns[w];
+		a->contended_other[w] += s->contended_other[w];
 		a->wait_total[w] += s->wait_total[w];
 		a->hold_total[w] += s->hold_total[w];
 		if (s->wait_max[w] > a->wait_max[w])
@@ -619,7 +691,7 @@ const char *vmt_bpf_sysname(uint32_t nr)
 static const char *type_name(unsigned t)
 {
 	static const char *names[] = { "?",    "vma",	    "fork", "fork_ret",
-				       "exec", "exit", "lock_wait", "mark" };
+				       "exec", "exit", "lock_wait" };
 	return t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 
@@ -637,17 +709,21 @@ int vmt_bpf_format(const struct vmt_krec_hdr *h, size_t size, char *buf, size_t 
 			break;
 		nm = vmt_bpf_sysname(r->nr);
 		n += snprintf(buf + n, len - n,
-			      " %s(%#llx, %#llx, %#llx) = %lld map_count=%d seq=%u/%u part=%u vmas=%u%s%s%s%s%s%s",
+			      " %s(%#llx, %#llx, %#llx) = %lld [%#llx-%#llx)%s map_count=%d seq=%u/%u part=%u vmas=%u%s%s%s%s%s%s%s%s",
 			      r->h.flags & VMT_BPF_F_FAULT ? "fault" : nm ? nm : "syscall",
 			      (unsigned long long)r->args[0], (unsigned long long)r->args[1],
-			      (unsigned long long)r->args[2], (long long)r->ret, r->map_count,
+			      (unsigned long long)r->args[2], (long long)r->ret,
+			      (unsigned long long)r->range[0][0], (unsigned long long)r->range[0][1],
+			      r->range[1][1] > r->range[1][0] ? "+" : "", r->map_count,
 			      r->wr_seq, r->lock_seq, r->part,
 			      r->nr_vmas, r->h.flags & VMT_BPF_F_FULL ? " FULL" : "",
 			      r->h.flags & VMT_BPF_F_NOCHANGE ? " NOCHANGE" : "",
 			      r->h.flags & VMT_BPF_F_RACED ? " RACED" : "",
 			      r->h.flags & VMT_BPF_F_UNSTABLE ? " UNSTABLE" : "",
 			      r->h.flags & VMT_BPF_F_MORE ? " MORE" : "",
-			      r->h.flags & VMT_BPF_F_TRUNC ? " TRUNC" : "");
+			      r->h.flags & VMT_BPF_F_TRUNC ? " TRUNC" : "",
+			      r->h.flags & VMT_BPF_F_REDO ? " REDO" : "",
+			      r->h.flags & VMT_BPF_F_CHILD ? " CHILD" : "");
 		break;
 	}
 	case VMT_KREC_FORK: {
@@ -655,14 +731,15 @@ int vmt_bpf_format(const struct vmt_krec_hdr *h, size_t size, char *buf, size_t 
 		if (size < sizeof(*f))
 			break;
 		n += snprintf(buf + n, len - n,
-			      " child=%u/%u flags=%#llx vmas=%d/%d copy_hold=%lluns%s%s", f->child_tgid,
+			      " child=%u/%u flags=%#llx vmas=%d/%d copy_hold=%lluns%s%s%s", f->child_tgid,
 			      f->child_pid, (unsigned long long)f->clone_flags, f->parent_map_count,
 			      f->child_map_count,
 			      (unsigned long long)(f->lock_released > f->lock_acquired
 							   ? f->lock_released - f->lock_acquired
 							   : 0),
 			      h->flags & VMT_BPF_F_THREAD ? " THREAD" : "",
-			      h->flags & VMT_BPF_F_SHARED_MM ? " SHARED_MM" : "");
+			      h->flags & VMT_BPF_F_SHARED_MM ? " SHARED_MM" : "",
+			      h->flags & VMT_BPF_F_LISTED ? " LISTED" : "");
 		break;
 	}
 	case VMT_KREC_FORK_RET: {
@@ -692,20 +769,13 @@ int vmt_bpf_format(const struct vmt_krec_hdr *h, size_t size, char *buf, size_t 
 			      h->flags & VMT_BPF_F_GROUP_DEAD ? " GROUP_DEAD" : "");
 		break;
 	}
-	case VMT_KREC_MARK: {
-		const struct vmt_krec_mark *m = (const void *)h;
-		if (size < sizeof(*m))
-			break;
-		n += snprintf(buf + n, len - n, " seq=%u map_count=%d", m->seq, m->map_count);
-		break;
-	}
 	case VMT_KREC_LOCK_WAIT: {
 		const struct vmt_krec_lockwait *w = (const void *)h;
-		if (size < sizeof(*w))
+		if (size < offsetof(struct vmt_krec_lockwait, ips))
 			break;
-		n += snprintf(buf + n, len - n, " %s wait=%lluns stack=%d%s",
+		n += snprintf(buf + n, len - n, " %s wait=%lluns frames=%u%s",
 			      h->flags & VMT_BPF_F_WRITE ? "write" : "read",
-			      (unsigned long long)w->wait_ns, w->stack_id,
+			      (unsigned long long)w->wait_ns, w->nframes,
 			      h->flags & VMT_BPF_F_CONTENDED ? " contended" : "");
 		break;
 	}

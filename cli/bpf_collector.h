@@ -2,12 +2,14 @@
  * bpf_collector.h - vmatop's BPF source: loads and attaches the programs of
  * bpf/vmatop.bpf.c, keeps the set of followed processes, polls the ring
  * buffer and hands each record (layouts in include/vmatop/records.h) to a callback, and
- * reads the in-kernel mmap_lock statistics and user stacks.
+ * reads the in-kernel mmap_lock statistics.
  *
- * Owns: the libbpf skeleton objects, the ring buffer consumer, the feature
- * probe (tp_btf, else raw_tp; optional programs dropped when their
- * tracepoint is missing; optional fentry on dup_mmap), and the permission
- * check with its user-facing message.
+ * Owns: the libbpf skeleton objects, the follow set (a bitmap by tgid the
+ * programs and this side update with atomic operations, mapped into this
+ * process), the ring buffer consumer, the feature probe (tp_btf, else
+ * raw_tp; the mmap_lock and contention programs only with lock statistics
+ * or dropped when their tracepoint is missing; optional fentry on
+ * dup_mmap), and the permission check with its user-facing message.
  *
  * Usage:
  *   struct vmt_bpf_opts o = VMT_BPF_OPTS_DEFAULT;
@@ -17,12 +19,13 @@
  *   while (...) vmt_bpf_poll(b, 100);  on_record() runs for each record
  *   vmt_bpf_drain(b); vmt_bpf_lock_stats(b, ...); vmt_bpf_close(b);
  *
- * Records are delivered in the order of the changes they describe, not in
- * ring order (cli/bpf_order.c; "The order of changes" in include/vmatop/records.h):
- * apply them one after the other. MARK records are consumed, not
- * delivered. The parts of a VMA_CHANGE (VMT_BPF_F_MORE) are delivered one
- * after the other. At the end of a session, vmt_bpf_flush() delivers what
- * is still held.
+ * Records are delivered in an order consumers can apply them in
+ * (cli/bpf_order.c; "The order of records" in include/vmatop/records.h):
+ * apply them one after the other. The parts of a VMA_CHANGE
+ * (VMT_BPF_F_MORE) are delivered one after the other; a record the ring
+ * had late (another thread's newer snapshot went first) is delivered
+ * RACED and followed by the newer ones again (VMT_BPF_F_REDO). At the end
+ * of a session, vmt_bpf_flush() delivers what is still held.
  *
  * Errors: functions return 0 (or a count) or a negative errno; the message
  * for the user is written to err (vmt_bpf_open) and names the cause and
@@ -44,7 +47,10 @@
 struct vmt_bpf_opts {
 	bool system;		    /* follow every process (but vmatop) */
 	bool no_vma;		    /* no address-space records */
-	bool no_lock;		    /* no mmap_lock statistics */
+	bool lock;		    /* mmap_lock statistics (wait, hold, contention,
+				     * long waits, the fork copy): the mmap_lock
+				     * programs run on every lock operation of
+				     * every process, so only when asked */
 	bool no_fentry;		    /* do not try the optional fentry programs */
 	uint64_t lock_threshold_ns; /* LOCK_WAIT record per wait >= this */
 	size_t ringbuf_bytes;	    /* 0: 16 MiB (power of two) */
@@ -59,8 +65,9 @@ struct vmt_bpf_info {
 	const char *attach;	/* "tp_btf" or "raw_tp" */
 	bool syscalls;		/* raw_syscalls sys_enter/sys_exit */
 	bool sched;		/* sched_process_fork/exec/exit */
-	bool mmap_lock;		/* mmap_lock:* tracepoints */
-	bool contention;	/* lock:contention_begin/end */
+	bool mmap_lock;		/* mmap_lock:* programs loaded (statistics on) */
+	bool mmap_lock_tp;	/* the kernel has the mmap_lock tracepoints */
+	bool contention;	/* lock:contention_begin/end loaded */
 	bool fentry;		/* fentry/fexit dup_mmap */
 	char fentry_why[96];	/* why not, when !fentry */
 };
@@ -87,11 +94,15 @@ void vmt_bpf_close(struct vmt_bpf *b);
 /* Change the record callback (records delivered from now on). */
 void vmt_bpf_set_callback(struct vmt_bpf *b, vmt_bpf_record_fn fn, void *ctx);
 const struct vmt_bpf_info *vmt_bpf_info(const struct vmt_bpf *b);
-/* One line: "BPF: tp_btf, syscalls sched mmap_lock contention, fentry: no (EPERM)" */
+/* One line: "BPF: tp_btf, syscalls sched mmap_lock contention, fentry: no (EPERM)";
+ * without lock statistics: "BPF: tp_btf, syscalls sched (no mmap_lock statistics)" */
 void vmt_bpf_describe(const struct vmt_bpf *b, char *buf, size_t len);
 
 /* Follow a process (tgid) and, from then on, every process it forks. */
 int vmt_bpf_follow(struct vmt_bpf *b, pid_t tgid);
+/* The same for a process vmatop started and that has not exec'd yet (its
+ * address space is listed at the exec, nothing before). */
+int vmt_bpf_follow_new(struct vmt_bpf *b, pid_t tgid);
 int vmt_bpf_unfollow(struct vmt_bpf *b, pid_t tgid);
 bool vmt_bpf_following(struct vmt_bpf *b, pid_t tgid);
 
@@ -115,8 +126,6 @@ int vmt_bpf_fd(const struct vmt_bpf *b);
 int vmt_bpf_lock_stats(struct vmt_bpf *b, pid_t tgid, struct vmt_bpf_lockstat **out, size_t *n);
 /* Forget the statistics of every thread of tgid (0: all). */
 int vmt_bpf_lock_stats_clear(struct vmt_bpf *b, pid_t tgid);
-/* The user stack with this id: number of frames written to ips, or -errno. */
-int vmt_bpf_stack(struct vmt_bpf *b, int32_t stack_id, uint64_t *ips, int max);
 /* Global counters (enum vmt_bpf_counter), summed over CPUs. */
 int vmt_bpf_counters(struct vmt_bpf *b, uint64_t out[VMT_BPF_C_NR]);
 

@@ -3,9 +3,8 @@
  * per address space, the snapshot rule, fork duplication, the running
  * map_count checks, and the comparison with /proc/PID/maps.
  *
- * The snapshot rule (include/vmatop/records.h): part 0 of a VMA_CHANGE erases its
- * ranges (everything for FULL), every part stores its VMAs over what is
- * there. Erasing [lo, hi) trims the VMAs that straddle lo or hi (the
+ * The snapshot rule (include/vmatop/records.h): a VMA_CHANGE (each part of
+ * one) erases its ranges and stores its VMAs over what is there. Erasing [lo, hi) trims the VMAs that straddle lo or hi (the
  * piece past hi keeps its file offset consistent: pgoff advances).
  */
 #include "bpf_mirror.h"
@@ -223,15 +222,10 @@ static int apply_vmachg(struct vmt_bmirror *m, const struct vmt_krec_vmachg *r, 
 		return -ENOMEM;
 	if (r->h.flags & VMT_BPF_F_NOCHANGE)
 		return 0;
-	if (r->part == 0) {
-		if (r->h.flags & VMT_BPF_F_FULL) {
-			a->n = 0;
-		} else {
-			for (int i = 0; i < 2; i++)
-				if (as_erase(a, r->range[i][0], r->range[i][1]))
-					return -ENOMEM;
-		}
-	}
+	/* every part erases its own stretch (FULL: of [0, ~0)) */
+	for (int i = 0; i < 2; i++)
+		if (as_erase(a, r->range[i][0], r->range[i][1]))
+			return -ENOMEM;
 	for (unsigned i = 0; i < nv; i++)
 		if (as_store(a, &r->vmas[i]))
 			return -ENOMEM;
@@ -243,21 +237,17 @@ static int apply_vmachg(struct vmt_bmirror *m, const struct vmt_krec_vmachg *r, 
 		m->unstable++;
 	if (r->h.flags & VMT_BPF_F_TRUNC)
 		m->trunc++;
-	if (r->h.flags & VMT_BPF_F_RACED) {
-		/* the mirror now shows changes up to lock_seq, ahead of the
-		 * records still to come: no check until those are applied */
-		if ((int32_t)(r->lock_seq - a->ahead) > 0)
-			a->ahead = r->lock_seq;
-	}
-	if (r->h.flags & (VMT_BPF_F_RACED | VMT_BPF_F_UNSTABLE | VMT_BPF_F_TRUNC) ||
-	    (r->wr_seq && (int32_t)(r->wr_seq + 1 - a->ahead) < 0)) {
+	if (r->h.flags & VMT_BPF_F_REDO)
+		m->redo++;
+	if (r->h.flags & (VMT_BPF_F_RACED | VMT_BPF_F_UNSTABLE | VMT_BPF_F_TRUNC)) {
 		m->skipped_checks++;
 		return 0;
 	}
 	m->checks++;
 	if ((int64_t)a->n != r->map_count)
-		mismatch(m, "%u/%u nr %u ret %lld: mirror has %zu VMAs, kernel map_count %d",
-			 r->h.tgid, r->h.tid, r->nr, (long long)r->ret, a->n, r->map_count);
+		mismatch(m, "%u/%u nr %u ret %lld seq %u: mirror has %zu VMAs, kernel map_count %d",
+			 r->h.tgid, r->h.tid, r->nr, (long long)r->ret, r->lock_seq, a->n,
+			 r->map_count);
 	return 0;
 }
 
@@ -290,8 +280,8 @@ static int apply_fork(struct vmt_bmirror *m, const struct vmt_krec_fork *f)
 		if (!(pa->v[i].flags & VM_DONTCOPY_))
 			ca->v[n++] = pa->v[i];
 	ca->n = n;
-	if (f->wr_seq && (int32_t)(f->wr_seq + 1 - pa->ahead) < 0) {
-		m->skipped_checks++; /* the parent's mirror is ahead of the copy */
+	if (f->h.flags & VMT_BPF_F_LISTED) {
+		m->skipped_checks++; /* the child's own FULL list follows */
 		return 0;
 	}
 	m->checks++;

@@ -8,11 +8,11 @@
  *
  * Owns: the per-mm VMA arrays, the tgid -> mm map, and the running checks:
  *   - after the last part of every VMA_CHANGE that is not RACED, UNSTABLE or
- *     TRUNC, the mirror's VMA count must equal the record's map_count,
- *     unless an earlier RACED record put the mirror ahead of this change
- *     (its lock_seq > this wr_seq + 1; records are applied in change order);
+ *     TRUNC, the mirror's VMA count must equal the record's map_count
+ *     (records are applied in the order cli/bpf_order.c delivers them);
  *   - after a FORK, the child's mirror (the parent's, minus VM_DONTCOPY
- *     VMAs) must have child_map_count VMAs.
+ *     VMAs) must have child_map_count VMAs (unless the FORK is LISTED: the
+ *     child's FULL list follows, and is checked).
  * Each failed check is a "mismatch" (counted, first few kept as text).
  */
 #ifndef VMATOP_BPF_MIRROR_H
@@ -29,7 +29,6 @@ struct vmt_bmirror_as {
 	uint64_t mm;
 	struct vmt_krec_vma *v; /* sorted by start, disjoint */
 	size_t n, cap;
-	uint32_t ahead; /* highest lock_seq a RACED record showed */
 };
 
 struct vmt_bmirror_proc {
@@ -44,7 +43,7 @@ struct vmt_bmirror {
 	struct vmt_bmirror_proc *proc;
 	size_t nproc, capproc;
 	uint64_t records, checks, mismatches, skipped_checks;
-	uint64_t forks, execs, raced, unstable, trunc, pending;
+	uint64_t forks, execs, raced, unstable, trunc, redo, pending;
 	char first_mismatch[8][200];
 	FILE *log; /* every mismatch, if not NULL */
 };

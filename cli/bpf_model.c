@@ -3,11 +3,8 @@
  * parts of report and verify.
  *
  * Data structures: struct bpf_model (model->bpf) with the owner table
- * mm -> struct proc (whose tree mirrors that address space) and, per mm, the
- * highest mm_lock_seq a RACED list showed ("ahead": until the lists of the
- * changes up to it are applied, the tree shows more than the kernel had at
- * those changes, so their map_count is not checked); struct bpf_proc
- * (proc->bpf) per process image. Trees are the model's (struct aspace, one
+ * mm -> struct proc (whose tree mirrors that address space); struct
+ * bpf_proc (proc->bpf) per process image. Trees are the model's (struct aspace, one
  * maple tree of struct vma), changed here with the same split/erase rules
  * as model.c.
  */
@@ -25,6 +22,7 @@ struct bpf_thread_stat {
 	uint32_t tid;
 	char comm[16];
 	struct vmt_bpf_lockstat_rec rw[2];
+	uint64_t other[2]; /* contended acquisitions waiting for another process */
 	uint32_t hist[2][2][32]; /* [wait/hold][read/write][bucket] */
 };
 
@@ -69,7 +67,6 @@ struct bpf_proc {
 struct owner {
 	uint64_t mm;
 	struct proc *p;
-	uint32_t ahead;
 };
 
 struct name_of {
@@ -254,7 +251,6 @@ static struct owner *set_owner(struct model *m, uint64_t mm, struct proc *p)
 		o = &b->own[b->nown - 1];
 	}
 	o->p = p;
-	o->ahead = 0;
 	return o;
 }
 
@@ -407,20 +403,23 @@ static void apply_list(struct model *m, const struct vmt_rec *r)
 		p->as = b_as_new();
 	if (r->cid != b->lcid)
 		b->ln = 0; /* a list without its VMAs (lost): apply what came */
-	x->lists++;
+	if (!(r->flags & VMT_BPFH_PART))
+		x->lists++;
 	if (r->flags & VMT_BPFH_FAULT)
 		x->faults++;
-	if (r->flags & VMT_BPFH_FULL) {
+	if ((r->flags & VMT_BPFH_FULL) && l->lo[0] == 0 && l->hi[0] == ~0ull) {
 		b_clear(p->as);
-		if (x->vsys) {
-			struct vmt_vma g = {.start = VSYSCALL_START, .end = VSYSCALL_START + PG_,
-					    .vflags = VMT_VMA_EXEC, .name_hash = x->vsys_name};
-			x->vsys = 0;
-			add_vsys(p, &g);
-		}
 	} else {
+		/* a part of a FULL list: its stretch */
 		for (int i = 0; i < 2; i++)
 			b_erase(p->as, l->lo[i], l->hi[i]);
+	}
+	if (x->vsys && !mt_load(&p->as->mt, VSYSCALL_START)) {
+		/* [vsyscall] is not a VMA: it stays */
+		struct vmt_vma g = {.start = VSYSCALL_START, .end = VSYSCALL_START + PG_,
+				    .vflags = VMT_VMA_EXEC, .name_hash = x->vsys_name};
+		x->vsys = 0;
+		add_vsys(p, &g);
 	}
 	for (size_t i = 0; i < b->ln; i++) {
 		const struct vmt_vma *s = &b->lv[i];
@@ -450,12 +449,9 @@ static void apply_list(struct model *m, const struct vmt_rec *r)
 	b->ln = 0;
 	b->lcid = 0;
 	peak(p);
-	if (r->flags & VMT_BPFH_RACED) {
-		if ((int32_t)(l->lock_seq - o->ahead) > 0)
-			o->ahead = l->lock_seq;
-	}
-	if ((r->flags & (VMT_BPFH_RACED | VMT_BPFH_UNSTABLE | VMT_BPFH_TRUNC)) ||
-	    (l->wr_seq && (int32_t)(l->wr_seq + 1 - o->ahead) < 0)) {
+	if (r->flags & VMT_BPFH_PART)
+		return; /* more of the call's list follows */
+	if (r->flags & (VMT_BPFH_RACED | VMT_BPFH_UNSTABLE | VMT_BPFH_TRUNC)) {
 		x->skipped++;
 		return;
 	}
@@ -489,13 +485,9 @@ static void do_fork(struct model *m, const struct vmt_rec *r)
 		cx->vsys_name = pxx->vsys_name;
 		for (size_t i = 0; i < pxx->nan; i++)
 			VEC_PUSH(cx->an, cx->nan, cx->an_cap, pxx->an[i]);
-		struct owner *pown = NULL;
-		for (size_t i = 0; i < bm(m)->nown; i++)
-			if (bm(m)->own[i].p == par)
-				pown = &bm(m)->own[i];
 		struct bpf_proc *x = bp(ch);
-		if (pown && pown->ahead) {
-			x->skipped++;
+		if (r->flags & VMT_BPFH_LISTED) {
+			x->skipped++; /* its FULL list follows (and is checked) */
 		} else {
 			x->checks++;
 			if ((int64_t)(aspace_count(ch->as) - x->vsys) != f->child_vmas)
@@ -689,8 +681,12 @@ void bpf_model_rec(struct model *m, const struct vmt_rec *r)
 	}
 	case VMT_BPF_LOCK_STAT: {
 		struct proc *p = latest(m, r->pid, 0);
-		if (p)
-			thread_of(p, r->tid)->rw[(r->flags & VMT_BPFH_WRITE) ? 1 : 0] = r->p.bpf_lockstat;
+		if (p) {
+			struct bpf_thread_stat *t = thread_of(p, r->tid);
+			int w = (r->flags & VMT_BPFH_WRITE) ? 1 : 0;
+			t->rw[w] = r->p.bpf_lockstat;
+			t->other[w] = r->cid;
+		}
 		break;
 	}
 	case VMT_BPF_LOCK_HIST: {
@@ -749,7 +745,7 @@ static uint64_t p50(const uint64_t *v0, size_t n)
 
 struct lock_sum {
 	uint64_t acq[2], failed[2], contended[2], contended_ns[2], wait_total[2], wait_max[2],
-		hold_total[2], hold_max[2];
+		hold_total[2], hold_max[2], other[2];
 };
 
 static void sum_of(const struct bpf_proc *x, struct lock_sum *s)
@@ -762,6 +758,7 @@ static void sum_of(const struct bpf_proc *x, struct lock_sum *s)
 			s->failed[w] += t->failed;
 			s->contended[w] += t->contended;
 			s->contended_ns[w] += t->contended_ns;
+			s->other[w] += x->th[i].other[w];
 			s->wait_total[w] += t->wait_total;
 			s->hold_total[w] += t->hold_total;
 			if (t->wait_max > s->wait_max[w])
@@ -801,8 +798,13 @@ void bpf_report_header(struct model *m, FILE *f)
 	char t[32];
 	if (!b)
 		return;
-	fprintf(f, "BPF: %s%s; lock wait records over %s", b->desc,
-		b->mode_flags & VMT_BPFM_ATTACH ? " (attached)" : "", fmt_ns(b->threshold, t));
+	if (b->mode_flags & VMT_BPFM_MMAP_LOCK)
+		fprintf(f, "BPF: %s%s; lock wait records over %s", b->desc,
+			b->mode_flags & VMT_BPFM_ATTACH ? " (attached)" : "", fmt_ns(b->threshold, t));
+	else
+		fprintf(f, "BPF: %s%s; address space and fork latency (mmap_lock not measured: "
+			   "--mmap-lock)",
+			b->desc, b->mode_flags & VMT_BPFM_ATTACH ? " (attached)" : "");
 	if (b->have_stats)
 		fprintf(f, "; %llu kernel records, %llu lost, %llu raced",
 			(unsigned long long)b->stats.events, (unsigned long long)b->stats.dropped,
@@ -816,7 +818,22 @@ void bpf_report_text(struct model *m, struct proc *p, FILE *f)
 	char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
 	if (!m->bpf || !x)
 		return;
-	if (x->ncopy) {
+	if (x->ncopy && !(bm(m)->mode_flags & VMT_BPFM_MMAP_LOCK)) {
+		/* no lock programs: the total, not its split */
+		uint64_t tot, copy, rest;
+		fork_split(p, &tot, &copy, &rest);
+		fprintf(f, "  fork latency (BPF, p50): total %s; syscall %s (copy/rest split: "
+			   "--mmap-lock)\n",
+			fmt_ns(tot, b1), fmt_ns(p50(x->sys_ns, x->nsys), b4));
+		fprintf(f, "  %8s %10s\n", "vmas", "total");
+		size_t off = p->nforks - x->ncopy;
+		for (size_t i = 0; i < x->ncopy && i < 8; i++) {
+			const struct fork_stat *fs = &p->forks[off + i];
+			fprintf(f, "  %8zu %10s\n", fs->vmas, fmt_ns(fs->ns, b1));
+		}
+		if (x->ncopy > 8)
+			fprintf(f, "  ... %zu more forks\n", x->ncopy - 8);
+	} else if (x->ncopy) {
 		uint64_t tot, copy, rest;
 		fork_split(p, &tot, &copy, &rest);
 		fprintf(f, "  fork latency (BPF, p50): total %s = copy %s (mmap_lock write hold in "
@@ -838,10 +855,11 @@ void bpf_report_text(struct model *m, struct proc *p, FILE *f)
 		struct lock_sum s;
 		sum_of(x, &s);
 		fprintf(f, "  mmap_lock: %llu read + %llu write acquisitions, %llu contended "
-			   "(%llu read, %llu write)\n",
+			   "(%llu read, %llu write; %llu waited for another process)\n",
 			(unsigned long long)s.acq[0], (unsigned long long)s.acq[1],
 			(unsigned long long)(s.contended[0] + s.contended[1]),
-			(unsigned long long)s.contended[0], (unsigned long long)s.contended[1]);
+			(unsigned long long)s.contended[0], (unsigned long long)s.contended[1],
+			(unsigned long long)(s.other[0] + s.other[1]));
 		/* columns as perf lock contention, plus holds */
 		fprintf(f, "  %9s %10s %10s %10s %10s %10s %6s  %s\n", "contended", "total wait",
 			"max wait", "avg wait", "total hold", "max hold", "type", "thread");
@@ -885,7 +903,9 @@ void bpf_report_json_forks(struct model *m, struct proc *p, FILE *f)
 		fork_split(p, &tot, &copy, &rest);
 	fprintf(f, ", \"copy_p50_ns\": %llu, \"rest_p50_ns\": %llu, \"copy_source\": \"%s\"",
 		(unsigned long long)copy, (unsigned long long)rest,
-		m->bpf ? "mmap_lock write hold in dup_mmap" : "none");
+		!m->bpf ? "none"
+		: bm(m)->mode_flags & VMT_BPFM_MMAP_LOCK ? "mmap_lock write hold in dup_mmap"
+							 : "none (recorded without --mmap-lock)");
 	if (m->bpf && p->bpf) {
 		struct bpf_proc *x = p->bpf;
 		fprintf(f, ", \"copy_ns\": [");
@@ -900,12 +920,14 @@ static void json_lock(FILE *f, const struct lock_sum *s)
 	uint64_t acq = s->acq[0] + s->acq[1];
 	fprintf(f,
 		"\"acquisitions_read\": %llu, \"acquisitions_write\": %llu, \"contended\": %llu, "
-		"\"contended_read\": %llu, \"contended_write\": %llu, \"failed\": %llu, "
+		"\"contended_read\": %llu, \"contended_write\": %llu, \"contended_by_others\": %llu, "
+		"\"failed\": %llu, "
 		"\"wait_total_ns\": %llu, \"wait_max_ns\": %llu, \"wait_avg_ns\": %llu, "
 		"\"hold_total_ns\": %llu, \"hold_max_ns\": %llu",
 		(unsigned long long)s->acq[0], (unsigned long long)s->acq[1],
 		(unsigned long long)(s->contended[0] + s->contended[1]),
 		(unsigned long long)s->contended[0], (unsigned long long)s->contended[1],
+		(unsigned long long)(s->other[0] + s->other[1]),
 		(unsigned long long)(s->failed[0] + s->failed[1]),
 		(unsigned long long)(s->wait_total[0] + s->wait_total[1]),
 		(unsigned long long)(s->wait_max[0] > s->wait_max[1] ? s->wait_max[0] : s->wait_max[1]),
@@ -923,7 +945,8 @@ void bpf_report_json_proc(struct model *m, struct proc *p, FILE *f)
 	if (!x || !m->bpf)
 		x = &none;
 	sum_of(x, &s);
-	fprintf(f, ", \"mmap_lock\": {");
+	fprintf(f, ", \"mmap_lock\": {\"measured\": %s, ",
+		m->bpf && (bm(m)->mode_flags & VMT_BPFM_MMAP_LOCK) ? "true" : "false");
 	json_lock(f, &s);
 	fprintf(f, ", \"threads\": [");
 	for (size_t i = 0; i < x->nth; i++) {
@@ -937,6 +960,7 @@ void bpf_report_json_proc(struct model *m, struct proc *p, FILE *f)
 			t.wait_max[w] = r->wait_max;
 			t.hold_total[w] = r->hold_total;
 			t.hold_max[w] = r->hold_max;
+			t.other[w] = x->th[i].other[w];
 		}
 		fprintf(f, "%s{\"tid\": %u, \"comm\": \"", i ? ", " : "", x->th[i].tid);
 		for (const char *c = x->th[i].comm; *c && c < x->th[i].comm + 16; c++)

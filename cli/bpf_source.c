@@ -20,6 +20,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,14 +123,19 @@ static void conv_vma(struct bpf_conv *c, const struct vmt_krec_vmachg *k, const 
 
 static void conv_change(struct bpf_conv *c, const struct vmt_krec_vmachg *k)
 {
-	bool call = k->nr && !(k->h.flags & (VMT_BPF_F_FAULT | VMT_BPF_F_EXEC));
+	/* REDO: a list again, or later (LATER: the call's record has no list;
+	 * it follows as a REDO); CHILD: a fork child's mm */
+	bool call = k->nr && !(k->h.flags & (VMT_BPF_F_FAULT | VMT_BPF_F_EXEC | VMT_BPF_F_REDO |
+					     VMT_BPF_F_CHILD));
 	bool failed = (k->h.flags & VMT_BPF_F_FAILED) != 0;
+	/* the call's entry time is measured with lock statistics only */
+	uint64_t t0 = k->t_enter ? k->t_enter : k->h.ts;
 
 	if (k->h.flags & VMT_BPF_F_NOCHANGE) {
 		if (k->nr) {
 			struct vmt_rec r = {.type = VMT_BPF_CALL, .pid = k->h.tgid, .tid = k->h.tid,
-					    .ts = k->t_enter, .flags = VMT_BPFH_NOCHANGE};
-			uint64_t d = k->h.ts > k->t_enter ? k->h.ts - k->t_enter : 0;
+					    .ts = t0, .flags = VMT_BPFH_NOCHANGE};
+			uint64_t d = k->h.ts > t0 ? k->h.ts - t0 : 0;
 			r.dur = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 			if (failed)
 				r.flags |= VMT_F_FAILED;
@@ -141,24 +147,20 @@ static void conv_change(struct bpf_conv *c, const struct vmt_krec_vmachg *k)
 		}
 		return;
 	}
-	if (k->part == 0) {
-		c->cid = ++c->next_cid;
-		c->nvmas = 0;
-	}
+	/* every part is a list of its own (its stretch of the ranges, its
+	 * snapshot); the call follows the last */
+	c->cid = ++c->next_cid;
+	c->nvmas = 0;
 	for (unsigned i = 0; i < k->nr_vmas && i < VMT_BPF_MAX_VMAS; i++)
 		conv_vma(c, k, &k->vmas[i]);
 	c->nvmas += k->nr_vmas;
-	if (k->h.flags & VMT_BPF_F_MORE)
-		return;
 	struct vmt_rec l = {.type = VMT_BPF_LIST, .pid = k->h.tgid, .tid = k->h.tid, .cid = c->cid,
 			    .ts = k->t_write ? k->t_write : k->h.ts, .flags = list_flags(k->h.flags)};
-	if (k->h.flags & VMT_BPF_F_FULL) {
-		l.p.bpf_list.hi[0] = ~0ull;
-	} else {
-		for (int i = 0; i < 2; i++) {
-			l.p.bpf_list.lo[i] = k->range[i][0];
-			l.p.bpf_list.hi[i] = k->range[i][1];
-		}
+	if (k->h.flags & VMT_BPF_F_MORE)
+		l.flags |= VMT_BPFH_PART;
+	for (int i = 0; i < 2; i++) {
+		l.p.bpf_list.lo[i] = k->range[i][0];
+		l.p.bpf_list.hi[i] = k->range[i][1];
 	}
 	l.p.bpf_list.n = c->nvmas;
 	l.p.bpf_list.map_count = k->map_count;
@@ -167,10 +169,12 @@ static void conv_change(struct bpf_conv *c, const struct vmt_krec_vmachg *k)
 	l.p.bpf_list.mm = k->h.mm;
 	l.p.bpf_list.t_write = k->t_write;
 	put(c, &l);
+	if (k->h.flags & VMT_BPF_F_MORE)
+		return;
 	if (call) {
 		struct vmt_rec r = {.type = VMT_BPF_CALL, .pid = k->h.tgid, .tid = k->h.tid,
-				    .ts = k->t_enter, .cid = c->cid};
-		uint64_t d = k->h.ts > k->t_enter ? k->h.ts - k->t_enter : 0;
+				    .ts = t0, .cid = c->cid};
+		uint64_t d = k->h.ts > t0 ? k->h.ts - t0 : 0;
 		r.dur = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 		if (failed)
 			r.flags |= VMT_F_FAILED;
@@ -189,6 +193,8 @@ static void conv_fork(struct bpf_conv *c, const struct vmt_krec_fork *f)
 		r.flags |= VMT_BPFH_WRITE;
 	if (f->h.flags & VMT_BPF_F_SHARED_MM)
 		r.flags |= VMT_BPFH_SHARED;
+	if (f->h.flags & VMT_BPF_F_LISTED)
+		r.flags |= VMT_BPFH_LISTED;
 	r.p.bpf_fork.t_enter = f->t_enter;
 	r.p.bpf_fork.lock_start = f->lock_start;
 	r.p.bpf_fork.lock_acquired = f->lock_acquired;
@@ -236,18 +242,18 @@ static void conv_fork_ret(struct bpf_conv *c, const struct vmt_krec_fork_ret *f)
 	put(c, &r);
 }
 
-static void conv_lockwait(struct bpf_conv *c, const struct vmt_krec_lockwait *w)
+static void conv_lockwait(struct bpf_conv *c, const struct vmt_krec_lockwait *w, size_t size)
 {
-	uint64_t ips[VMT_BPF_STACK_DEPTH];
-	int n = c->b && w->stack_id >= 0 ? vmt_bpf_stack(c->b, w->stack_id, ips, VMT_BPF_STACK_DEPTH) : 0;
+	const uint64_t *ips = w->ips;
+	int n = w->nframes <= VMT_BPF_STACK_DEPTH ? (int)w->nframes : 0;
 	uint32_t cid = ++c->next_cid;
 	struct vmt_rec r = {.type = VMT_BPF_LOCK_WAIT, .pid = w->h.tgid, .tid = w->h.tid, .ts = w->h.ts,
 			    .cid = cid};
-	if (n < 0)
-		n = 0;
+	while (n > 0 && size < offsetof(struct vmt_krec_lockwait, ips) + (size_t)n * 8)
+		n--; /* cut short */
 	r.p.bpf_lockwait.wait_ns = w->wait_ns;
 	r.p.bpf_lockwait.mm = w->h.mm;
-	r.p.bpf_lockwait.stack_id = w->stack_id;
+	r.p.bpf_lockwait.stack_id = -1;
 	r.p.bpf_lockwait.nframes = (uint32_t)n;
 	r.p.bpf_lockwait.write = !!(w->h.flags & VMT_BPF_F_WRITE);
 	r.p.bpf_lockwait.contended = !!(w->h.flags & VMT_BPF_F_CONTENDED);
@@ -311,8 +317,8 @@ int bpf_conv_record(void *ctx, const struct vmt_krec_hdr *h, size_t size)
 		break;
 	}
 	case VMT_KREC_LOCK_WAIT:
-		if (size >= sizeof(struct vmt_krec_lockwait))
-			conv_lockwait(c, (const void *)h);
+		if (size >= offsetof(struct vmt_krec_lockwait, ips))
+			conv_lockwait(c, (const void *)h, size);
 		break;
 	}
 	return 0;
@@ -384,7 +390,10 @@ void bpf_conv_finish(struct bpf_conv *c)
 			for (int w = 0; w < 2; w++) {
 				struct vmt_rec r = {.type = VMT_BPF_LOCK_STAT, .pid = s->tgid,
 						    .tid = s->tid, .ts = ts,
-						    .flags = w ? VMT_BPFH_WRITE : 0};
+						    .flags = w ? VMT_BPFH_WRITE : 0,
+						    .cid = s->contended_other[w] > UINT32_MAX
+								   ? UINT32_MAX
+								   : (uint32_t)s->contended_other[w]};
 				struct vmt_bpf_lockstat_rec *o = &r.p.bpf_lockstat;
 				o->acquisitions = s->acquisitions[w];
 				o->failed = s->failed[w];
@@ -457,6 +466,7 @@ static int src_start(struct rec_session *s, pid_t target)
 
 	if (rcfg.lock_threshold_ns)
 		o.lock_threshold_ns = rcfg.lock_threshold_ns;
+	o.lock = rcfg.lock;
 	o.verbose = rcfg.verbose;
 	rs.s = s;
 	/* the converter is the collector's callback: make it first (it
@@ -478,7 +488,7 @@ static int src_start(struct rec_session *s, pid_t target)
 	rs.conv = bpf_conv_new(&sink, mf, o.lock_threshold_ns, shortd);
 	bpf_conv_set_collector(rs.conv, rs.b);
 	vmt_bpf_set_callback(rs.b, bpf_conv_record, rs.conv);
-	ret = vmt_bpf_follow(rs.b, target);
+	ret = vmt_bpf_follow_new(rs.b, target); /* it has not exec'd yet */
 	if (ret) {
 		vmt_bpf_close(rs.b);
 		rs.b = NULL;

@@ -1,11 +1,12 @@
 /*
  * bpf_source.h - the BPF source of `vmatop record` and `vmatop attach`:
- * turns the kernel records of cli/bpf_collector.c (already in the order of
- * the changes) into trace records (the BPF section of
+ * turns the kernel records of cli/bpf_collector.c (already in an order to
+ * apply them in) into trace records (the BPF section of
  * include/vmatop/records.h) and writes them through a sink.
  *
  * Owns: the conversion (one VMT_BPF_LIST per VMA_CHANGE, its VMT_BPF_VMAs,
- * then its VMT_BPF_CALL; forks, exec with its path string, exits, lock waits
+ * then its VMT_BPF_CALL - none for the lists delivered again, REDO, or made
+ * for a fork child; forks, exec with its path string, exits, lock waits
  * with their user stacks), the end-of-session records (per-thread mmap_lock
  * statistics and histograms, thread names, the source's counters), the
  * mode decision for `vmatop record` (auto, --bpf, --no-bpf) and the
@@ -14,6 +15,7 @@
 #ifndef VMATOP_CLI_BPF_SOURCE_H
 #define VMATOP_CLI_BPF_SOURCE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <vmatop/records.h>
@@ -32,6 +34,7 @@ enum bpf_mode { BPF_AUTO = 0, BPF_REQUIRE = 1, BPF_OFF = -1 };
 /* `vmatop record` options for the BPF source (before the source starts). */
 struct bpf_record_cfg {
 	enum bpf_mode mode;
+	bool lock;		    /* --mmap-lock: mmap_lock statistics */
 	uint64_t lock_threshold_ns; /* 0: default */
 	int verbose;
 };

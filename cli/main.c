@@ -17,6 +17,7 @@ static const char usage[] =
 	"  verify FILE                                        compare the mirror with the snapshots\n"
 	"  attach -p PID [-d SECONDS] [-o FILE]               follow a running process with BPF\n"
 	"  bench fork [--vmas LIST] [--seconds S]             fork latency against the VMA count\n"
+	"  record and attach with BPF: add --mmap-lock for mmap_lock waits/holds and fork copy time\n"
 	"  --help, --version\n"
 	"See vmatop(1), libvmatop(7), vmatop-trace(5).\n";
 

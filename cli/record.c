@@ -43,7 +43,11 @@ const char record_usage[] =
 	"  --bpf               require BPF (root, or CAP_BPF + CAP_PERFMON); the default is to\n"
 	"                      use it when permitted, and to say which mode vmatop is in\n"
 	"  --no-bpf            shim only\n"
-	"  --lock-threshold T  a record (with user stack) per mmap_lock wait >= T (default 100us)\n"
+	"  --mmap-lock         BPF also measures mmap_lock: waits, holds, contention, long\n"
+	"                      waits with stacks, and the fork copy time (costs more per\n"
+	"                      call: the lock programs run on every mmap_lock operation)\n"
+	"  --lock-threshold T  (implies --mmap-lock) a record with user stack per mmap_lock\n"
+	"                      wait >= T (default 100us)\n"
 	"  Exits with CMD's exit status (128+N when it was killed by signal N).\n";
 
 struct cring {
@@ -329,7 +333,7 @@ int cmd_record(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'}, {"stacks", optional_argument, NULL, 's'},
 		{"ring-slots", required_argument, NULL, 'r'}, {"bpf", no_argument, NULL, 'b'},
 		{"no-bpf", no_argument, NULL, 'B'}, {"lock-threshold", required_argument, NULL, 'L'},
-		{"help", no_argument, NULL, 'h'}, {0}};
+		{"mmap-lock", no_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'}, {0}};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
@@ -378,8 +382,12 @@ int cmd_record(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			bcfg.lock_threshold_ns = (uint64_t)t;
+			bcfg.lock = true;
 			break;
 		}
+		case 'M':
+			bcfg.lock = true;
+			break;
 		case 'h':
 			fputs(record_usage, stdout);
 			return 0;

@@ -46,7 +46,7 @@ BPFT_NAMES   := mirror fork lock
 BPFT_PROGS   := $(BPFT_NAMES:%=$(BUILD)/tests/bpf-%.t) $(BUILD)/tests/bpf-order.t
 BPFT_HARNESS := $(BUILD)/tests/bpf/harness.o \
 	$(addprefix $(BUILD)/cli/,bpf_collector.o bpf_order.o bpf_mirror.o)
-BPFT_WL      := $(addprefix $(BUILD)/tests/bpf/,wl_mix wl_lock wl_fork bpfcheck)
+BPFT_WL      := $(addprefix $(BUILD)/tests/bpf/,wl_mix wl_lock wl_fork bpfcheck ovh)
 BPFT_LIBC_A  := $(shell $(CC) -print-file-name=libc.a)
 ifneq ($(wildcard $(BPFT_LIBC_A)),)
 BPFT_WL      += $(BUILD)/tests/bpf/wl_mix_static
@@ -65,6 +65,10 @@ $(BUILD)/tests/bpf-order.t: $(BUILD)/tests/bpf/t_order.o $(BUILD)/cli/bpf_order.
 	$(CC) $(CFLAGS) -o $@ $^
 
 $(BUILD)/tests/bpf/bpfcheck: $(BUILD)/tests/bpf/bpfcheck.o $(BPFT_HARNESS)
+	$(CC) $(CFLAGS) -o $@ $^ $(BPF_LDLIBS)
+
+# the paired overhead measurement (bench/bench-bpf.sh)
+$(BUILD)/tests/bpf/ovh: $(BUILD)/tests/bpf/ovh.o $(addprefix $(BUILD)/cli/,bpf_collector.o bpf_order.o)
 	$(CC) $(CFLAGS) -o $@ $^ $(BPF_LDLIBS)
 
 $(BUILD)/tests/bpf/wl_mix: tests/bpf/wl_mix.c

@@ -88,7 +88,10 @@ enum vmt_type {
 				  * threshold; VMT_BPF_STACK records (same cid) */
 	VMT_BPF_STACK = 209,	 /* p.stack: user stack of lock wait cid */
 	VMT_BPF_LOCK_STAT = 210, /* p.bpf_lockstat: totals of thread tid, read or
-				  * write (VMT_BPFH_WRITE), at the end */
+				  * write (VMT_BPFH_WRITE), at the end; cid: how
+				  * many of the contended acquisitions waited for
+				  * a holder in another process (/proc readers,
+				  * khugepaged...) */
 	VMT_BPF_LOCK_HIST = 211, /* p.bpf_hist: 16 buckets of a log2 histogram;
 				  * cid = kind << 8 | write << 4 | half */
 	VMT_BPF_STATS = 212,	 /* p.bpf_stats: the BPF source's counters (end) */
@@ -259,7 +262,8 @@ struct vmt_ring {
 /* ---- BEGIN BPF trace payloads (bpf/, cli/bpf_*.c) ----
  *
  * The snapshot rule (VMT_BPF_LIST): erase [lo[i], hi[i]) for i = 0, 1 (the
- * whole address space with VMT_BPFH_FULL), then store every VMT_BPF_VMA of
+ * whole address space with VMT_BPFH_FULL in traces that have [0, ~0) there;
+ * a FULL list in parts has their stretches), then store every VMT_BPF_VMA of
  * the list over its [start, end). The list holds every VMA that overlaps a
  * range after the change, read in the kernel, so the mirror then equals the
  * kernel in and around the ranges. BPF lists are written in the order of the
@@ -276,6 +280,10 @@ enum vmt_bpfh_flags { /* in hdr.flags of BPF records, above enum vmt_hflags */
 	VMT_BPFH_FAULT = 1u << 13,    /* LIST: change made in a page fault (stack) */
 	VMT_BPFH_WRITE = 1u << 14,    /* LOCK_*: write side; FORK: CLONE_THREAD */
 	VMT_BPFH_SHARED = 1u << 15,   /* FORK: the child shares the mm (vfork, thread) */
+	VMT_BPFH_PART = VMT_BPFH_NOCHANGE, /* LIST: one part of a call's list, more
+					    * follow (not checked) */
+	VMT_BPFH_LISTED = VMT_BPFH_FULL, /* FORK: the child's FULL list follows (it is
+					  * the child's mirror, not the copy) */
 };
 
 enum vmt_bpfm_flags { /* vmt_bpf_mode.flags */
@@ -350,7 +358,7 @@ struct vmt_bpf_exit {
 struct vmt_bpf_lockwait { /* ts: acquired */
 	uint64_t wait_ns;
 	uint64_t mm;
-	int32_t stack_id;
+	int32_t stack_id; /* -1 (the frames are in the records that follow) */
 	uint32_t nframes; /* in the VMT_BPF_STACK records that follow */
 	uint32_t write, contended;
 };
@@ -503,12 +511,43 @@ static inline uint64_t vmt_hash(const char *s, unsigned long n)
  * threads, and vfork/posix_spawn children until they exec, share one.
  *
  * How a mirror applies a VMA_CHANGE record (the snapshot rule):
- *   part 0:     erase every range[i] = [lo, hi) with hi > lo (FULL: erase all)
- *   every part: store each vmas[j] over [start, end), overwriting what is there
- * The listed VMAs are every VMA that overlaps a range after the call, read in
- * the kernel at syscall exit with their exact boundaries (merges and splits
- * included), so after the last part the mirror equals the kernel in and
- * around the ranges; map_count is mm->map_count read in the same snapshot.
+ *   erase every range[i] = [lo, hi) with hi > lo, then store each vmas[j]
+ *   over [start, end), overwriting what is there
+ * The listed VMAs are every VMA that overlaps a range, read in the kernel at
+ * syscall exit with their exact boundaries (merges and splits included), all
+ * from one snapshot of the mm (lock_seq: mm->mm_lock_seq, even, unchanged
+ * across the read), so after it the mirror equals the kernel in and around
+ * the ranges; map_count is mm->map_count in the same snapshot. A call that
+ * lists more than VMT_BPF_MAX_VMAS VMAs sends parts (MORE on all but the
+ * last), each a record of its own: its ranges are the stretch of the call's
+ * ranges it covers (up to the first VMA it had no room for), its snapshot
+ * its own (under concurrent writers the parts may be read at different
+ * times; then the last one is UNSTABLE: not checked). FULL lists the whole
+ * address space (its parts: consecutive stretches of [0, ~0)); [vsyscall]
+ * is not a VMA and stays.
+ * A call whose effect is known without a read lists less: a successful
+ * munmap lists no VMA (its range is empty after it; the kernel splits
+ * exactly at the range's page-aligned edges and never merges), a successful
+ * mmap the one VMA that holds the new mapping (merged or not).
+ *
+ * The order of records: a mirror that applies the VMA_CHANGE records of a
+ * mm in the order of their snapshots (lock_seq) converges on the kernel: in
+ * every region, the record applied last shows the newest state. The ring
+ * has them in that order except where two threads of one mm raced (one
+ * read its snapshot, another then changed the mm and sent its record
+ * first): cli/bpf_order.c delivers records in ring order and, when a record
+ * arrives older than one already delivered for its mm, delivers it (RACED)
+ * and then the newer ones again (copies flagged REDO), so that consumers
+ * can simply apply what they get, in that order. Parts of a record are
+ * delivered together; a fork child's records after its FORK.
+ *
+ * map_count checks: after a record that is not RACED, UNSTABLE or TRUNC the
+ * mirror's VMA count equals map_count. RACED means the check cannot be made:
+ * another call of the same mm was in flight between this record's snapshot
+ * and its send, so the snapshot may hold a change whose record follows (the
+ * programs know: every modelled call of a multi-user mm counts itself in
+ * map "mm_inflight" from entry until its record is out), or the ordering
+ * stage delivered it after a newer one.
  */
 #define VMT_BPF_MAX_VMAS 32   /* VMAs per VMA_CHANGE record; more: parts */
 #define VMT_BPF_HIST 32	      /* log2(ns) buckets; the last one is open */
@@ -523,7 +562,7 @@ enum vmt_krec_type {
 	VMT_KREC_EXEC = 4,	/* struct vmt_krec_exec (a FULL VMA_CHANGE follows) */
 	VMT_KREC_EXIT = 5,	/* struct vmt_krec_exit: a followed thread exited */
 	VMT_KREC_LOCK_WAIT = 6,	/* struct vmt_krec_lockwait: a long mmap_lock wait */
-	VMT_KREC_MARK = 7,	/* struct vmt_krec_mark: a call's change is done */
+	/* 7 was MARK (an ordering scheme replaced by the ring-position check) */
 };
 
 /* vmt_krec_hdr.flags */
@@ -532,25 +571,39 @@ enum vmt_bpf_flags {
 	VMT_BPF_F_MORE = 1u << 0,     /* more parts of this call follow */
 	VMT_BPF_F_FULL = 1u << 1,     /* the whole address space is listed */
 	VMT_BPF_F_NOCHANGE = 1u << 2, /* the call never held mmap_lock for writing */
-	VMT_BPF_F_RACED = 1u << 3,    /* another writer changed the mm between this
-				       * call's change and the read: the snapshot
-				       * already holds (part of) a later change */
+	VMT_BPF_F_RACED = 1u << 3,    /* not checkable: another call of this mm
+				       * was in flight, so the snapshot may hold a
+				       * change whose record follows */
 	VMT_BPF_F_UNSTABLE = 1u << 4, /* a writer held the lock during every read
 				       * attempt: the snapshot may be torn */
 	VMT_BPF_F_TRUNC = 1u << 5,    /* walk limit hit: VMAs are missing */
-	VMT_BPF_F_FAULT = 1u << 6,    /* write-locked outside a syscall (stack
-				       * growth in a page fault) */
-	VMT_BPF_F_UNKNOWN = 1u << 7,  /* a syscall vmatop does not model took the
-				       * write lock: FULL dump */
+	VMT_BPF_F_FAULT = 1u << 6,    /* the main stack grew (mm->stack_vm moved)
+				       * outside this thread's syscalls: its VMA,
+				       * listed at the thread's next syscall */
+	VMT_BPF_F_UNKNOWN = 1u << 7,  /* a syscall vmatop does not model wrote the
+				       * mm (mm_lock_seq moved): FULL dump */
 	VMT_BPF_F_EXEC = 1u << 8,     /* the FULL dump of a fresh exec */
 	VMT_BPF_F_FAILED = 1u << 9,   /* the call returned an error */
-	VMT_BPF_F_SOLO = 1u << 10,    /* (also FORK) the mm had one user when it
-				       * changed: no MARK was sent, nothing else
-				       * could interleave */
+	VMT_BPF_F_SOLO = 1u << 10,    /* (also FORK) the mm had one user at the
+				       * call's entry: nothing else could interleave */
+	VMT_BPF_F_REDO = 1u << 11,    /* a record delivered again by the ordering
+				       * stage (see "The order of records"; never
+				       * sent by the kernel): not a call of its
+				       * own, not checked */
+	VMT_BPF_F_CHILD = 1u << 12,   /* the FULL list of a fork child's new mm
+				       * (tgid/tid: the child), sent at the fork */
+	VMT_BPF_F_LATER = 1u << 13,   /* the mm kept changing under every read of
+				       * this call's list: no VMAs here (the
+				       * record ends the call); the list follows
+				       * from a later snapshot (REDO) at the
+				       * thread's next syscall or exit */
 	/* FORK */
 	VMT_BPF_F_THREAD = 1u << 16,	/* CLONE_THREAD: a new thread */
 	VMT_BPF_F_SHARED_MM = 1u << 17, /* the child shares the parent's mm */
 	VMT_BPF_F_VFORK = 1u << 18,	/* CLONE_VFORK */
+	VMT_BPF_F_LISTED = 1u << 19,	/* the child's mm is listed in full next
+					 * (VMT_BPF_F_CHILD): the parent had other
+					 * users, its mirror is no base for a copy */
 	/* LOCK_WAIT */
 	VMT_BPF_F_WRITE = 1u << 20,	/* write (exclusive) acquisition */
 	VMT_BPF_F_CONTENDED = 1u << 21, /* went through the rwsem slow path */
@@ -582,8 +635,9 @@ struct vmt_krec_vma {
 
 struct vmt_krec_vmachg {
 	struct vmt_krec_hdr h;	/* ts: when the VMAs were read (syscall exit) */
-	uint64_t t_enter;	/* syscall entry (0 for FAULT) */
-	uint64_t t_write;	/* when this call released the write lock (0: never) */
+	uint64_t t_enter;	/* syscall entry with lock statistics, else 0 */
+	uint64_t t_write;	/* with lock statistics: when this call released
+				 * the write lock (0: never, or not measured) */
 	uint64_t args[6];	/* raw syscall arguments */
 	int64_t ret;		/* raw return value (negative errno) */
 	uint64_t range[2][2];	/* [lo, hi) ranges replaced by this call */
@@ -591,10 +645,10 @@ struct vmt_krec_vmachg {
 	int32_t map_count;	/* mm->map_count in the same snapshot */
 	uint16_t part;		/* 0, 1, ... for calls listing many VMAs */
 	uint16_t nr_vmas;	/* VMAs in this part */
-	uint32_t lock_seq;	/* mm->mm_lock_seq of the snapshot (even; odd
-				 * for FAULT: read under the lock) */
-	uint32_t wr_seq;	/* mm_lock_seq while this call held the lock
-				 * for writing (odd; 0: never) = its MARK */
+	uint32_t lock_seq;	/* mm->mm_lock_seq of the snapshot (even) */
+	uint32_t wr_seq;	/* mm_lock_seq at the call's entry + 1 when the
+				 * snapshot is the call's own write alone
+				 * (lock_seq == wr_seq + 1), else 0 */
 	uint32_t pad;
 	struct vmt_krec_vma vmas[VMT_BPF_MAX_VMAS]; /* only nr_vmas are sent */
 };
@@ -613,7 +667,7 @@ struct vmt_krec_fork {
 	int32_t parent_map_count; /* VMAs the parent had (what fork copies) */
 	int32_t child_map_count;  /* VMAs the child got (DONTCOPY ones are not) */
 	uint32_t nr;		  /* syscall (56 clone, 57 fork, 58 vfork, 435 clone3) */
-	uint32_t wr_seq;	  /* the parent's mm_lock_seq in the copy (its MARK) */
+	uint32_t wr_seq;	  /* unused (0) */
 	uint64_t dup_start, dup_end; /* dup_mmap() entry/exit: only when the
 				      * optional fentry program loaded, else 0 */
 };
@@ -647,31 +701,11 @@ struct vmt_krec_exit {
 struct vmt_krec_lockwait {
 	struct vmt_krec_hdr h;	/* ts: when the lock was acquired (or failed) */
 	uint64_t wait_ns;	/* start_locking -> acquire_returned */
-	int32_t stack_id;	/* user stack in the stack map, < 0 if none */
+	uint32_t nframes;	/* user stack frames in ips (0: none) */
 	uint32_t pad;
-};
-
-/*
- * The order of changes. A call that changed the VMA tree sends its
- * VMA_CHANGE record at syscall exit, after the write lock is gone, so the
- * records of two threads can reach the ring in the other order than their
- * changes. So at the moment a modelled call (or fork's copy) releases the
- * mmap_lock it held for writing - still holding it - it sends a MARK: the
- * ring order of MARKs of one mm is the order of its changes. A consumer
- * applies the VMA_CHANGE (FORK) of thread tid at the position of that
- * thread's last MARK of the mm (cli/bpf_collector.c does: it delivers
- * records in that order and never delivers MARKs). Records whose wr_seq is
- * 0 (NOCHANGE, EXEC's FULL list) and FAULT records (sent under the lock)
- * need no MARK.
- *
- * A snapshot read at syscall exit is exact for the change of its call when
- * lock_seq == wr_seq + 1 (nobody wrote in between); otherwise it is RACED:
- * it already shows later changes, whose own records follow.
- */
-struct vmt_krec_mark {
-	struct vmt_krec_hdr h;	/* ts: the write hold ended */
-	uint32_t seq;		/* mm_lock_seq during the hold (odd) */
-	int32_t map_count;	/* mm->map_count after this change */
+	uint64_t ips[VMT_BPF_STACK_DEPTH]; /* the waiter's user stack, innermost
+					    * first (in the record: a stack map
+					    * would share buckets between stacks) */
 };
 
 /*
@@ -689,6 +723,8 @@ struct vmt_bpf_lockstat {
 	uint64_t failed[2];	/* trylock / killable acquisitions that failed */
 	uint64_t contended[2];	/* lock:contention_begin on this mm's mmap_lock */
 	uint64_t contended_ns[2]; /* contention_begin -> contention_end */
+	uint64_t contended_other[2]; /* of contended: no thread of the process
+				      * held the lock - another process did */
 	uint64_t wait_total[2], wait_max[2];
 	uint64_t hold_total[2], hold_max[2];
 	uint32_t wait_hist[2][VMT_BPF_HIST];

@@ -4,9 +4,10 @@
  * /proc/PID/maps of every process of the tree at its exit. A debugging aid
  * for the BPF tests.
  *
- *   bpfcheck [-d] [-v] [-n] [-o] [-t NS] -- COMMAND [ARGS...]
- *   bpfcheck [-d] [-v] -p PID
+ *   bpfcheck [-d] [-v] [-n] [-o] [-l] [-t NS] -- COMMAND [ARGS...]
+ *   bpfcheck [-d] [-v] [-l] -p PID
  *     -d  dump every record on stderr (also: VMATOP_BPF_DUMP=1)
+ *     -l  mmap_lock statistics too (vmatop record --mmap-lock)
  *     -v  libbpf messages
  *     -t  --lock-threshold in ns
  *     -n  no ptrace (no exit checks; for timing)
@@ -39,21 +40,25 @@ int main(int argc, char **argv)
 	char err[256];
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "+dvnot:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "+dvnolt:p:")) != -1) {
 		switch (opt) {
-		case 'd': setenv("VMATOP_BPF_DUMP", "1", 1); break;
+		case 'd':
+			setenv("VMATOP_BPF_DUMP", "1", 1);
+			setvbuf(stderr, NULL, _IOFBF, 1 << 20); /* keep up with the ring */
+			break;
 		case 'v': o.verbose = true; break;
+		case 'l': o.lock = true; break;
 		case 'n': o.no_ptrace = true; break;
 		case 'o': o.out_path = "/dev/stdout"; break;
 		case 't': o.lock_threshold_ns = strtoull(optarg, NULL, 0); break;
 		case 'p': pid = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: bpfcheck [-d] [-v] [-t NS] (-p PID | -- CMD ARGS...)\n");
+			fprintf(stderr, "usage: bpfcheck [-d] [-v] [-l] [-t NS] (-p PID | -- CMD ARGS...)\n");
 			return 2;
 		}
 	}
 	if (!pid && optind >= argc) {
-		fprintf(stderr, "usage: bpfcheck [-d] [-v] [-t NS] (-p PID | -- CMD ARGS...)\n");
+		fprintf(stderr, "usage: bpfcheck [-d] [-v] [-l] [-t NS] (-p PID | -- CMD ARGS...)\n");
 		return 2;
 	}
 	if (bh_open(&o, err, sizeof(err))) {
@@ -76,11 +81,11 @@ int main(int argc, char **argv)
 	       (unsigned long long)r.m.checks, (unsigned long long)r.m.skipped_checks,
 	       (unsigned long long)r.m.raced, (unsigned long long)r.m.unstable,
 	       (unsigned long long)r.m.trunc, (unsigned long long)r.m.mismatches);
-	printf("order: %llu delivered, %llu held (max %llu at once), %llu marks, %llu orphans, "
+	printf("order: %llu delivered, %llu held (max %llu at once), %llu orphans, %llu late (%llu again, %llu unrepaired), "
 	       "%llu expired\n",
 	       (unsigned long long)r.order.delivered, (unsigned long long)r.order.held,
-	       (unsigned long long)r.order.held_max, (unsigned long long)r.order.marks,
-	       (unsigned long long)r.order.orphans, (unsigned long long)r.order.expired);
+	       (unsigned long long)r.order.held_max,
+	       (unsigned long long)r.order.orphans, (unsigned long long)r.order.late, (unsigned long long)r.order.redelivered, (unsigned long long)r.order.unrepaired, (unsigned long long)r.order.expired);
 	for (unsigned i = 0; i < r.m.mismatches && i < 8; i++)
 		printf("  %s\n", r.m.first_mismatch[i]);
 	printf("exit checks: %d processes, %d differences\n", r.exit_checks, r.exit_diffs);

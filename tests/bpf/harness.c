@@ -76,11 +76,8 @@ static int on_record(void *ctx, const struct vmt_krec_hdr *h, size_t size)
 	} else if (h->type == VMT_KREC_LOCK_WAIT) {
 		const struct vmt_krec_lockwait *w = (const void *)h;
 		r->lock_waits++;
-		if (w->stack_id >= 0) {
-			uint64_t ips[8];
-			if (vmt_bpf_stack(bh_b, w->stack_id, ips, 8) > 0)
-				r->lock_waits_with_stack++;
-		}
+		if (w->nframes > 0)
+			r->lock_waits_with_stack++;
 	}
 	return 0;
 }
@@ -95,7 +92,7 @@ int bh_open(const struct bh_opts *o, char *err, size_t len)
 		bo.verbose = 1;
 	/* for experiments (bench/bench-bpf.sh breakdown) */
 	bo.no_vma = getenv("VMATOP_BPF_NO_VMA") != NULL;
-	bo.no_lock = getenv("VMATOP_BPF_NO_LOCK") != NULL;
+	bo.lock = o && o->lock;
 	return vmt_bpf_open(&bh_b, &bo, on_record, NULL, err, len);
 }
 
@@ -238,7 +235,7 @@ int bh_run(char *const argv[], const struct bh_opts *o, struct bh_run *r)
 	close(go[0]);
 	r->pid = pid;
 	if (!getenv("VMATOP_BPF_NO_FOLLOW"))
-		vmt_bpf_follow(bh_b, pid);
+		vmt_bpf_follow_new(bh_b, pid); /* before its exec */
 	add_tgid(r, pid);
 	if (!(o && o->no_ptrace) &&
 	    ptrace(PTRACE_SEIZE, pid, 0,

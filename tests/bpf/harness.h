@@ -22,6 +22,7 @@
 
 struct bh_opts {
 	uint64_t lock_threshold_ns; /* 0: default */
+	bool lock;		    /* mmap_lock statistics (bh_open) */
 	bool no_ptrace;		    /* no exit checks */
 	bool dump;		    /* print every record on stderr */
 	bool verbose;

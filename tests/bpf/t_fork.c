@@ -26,7 +26,7 @@ static int measure(long nvmas, long nforks, struct res *x)
 {
 	char path[] = "/tmp/vmatop-fork-XXXXXX";
 	char n1[32], n2[32];
-	struct bh_opts o = { .no_ptrace = true, .out_path = path };
+	struct bh_opts o = { .no_ptrace = true, .out_path = path, .lock = true };
 	struct bh_run r;
 	uint64_t *own = calloc(nforks, sizeof(*own)), *bpf = calloc(nforks, sizeof(*bpf)),
 		 *copy = calloc(nforks, sizeof(*copy));
@@ -84,7 +84,9 @@ int main(void)
 
 	if (why)
 		plan_skip_all(why);
-	if (bh_open(NULL, err, sizeof(err)))
+	/* the copy is the parent's mmap_lock write hold: lock statistics on */
+	struct bh_opts lo = { .lock = true };
+	if (bh_open(&lo, err, sizeof(err)))
 		plan_skip_all(err);
 	plan(9);
 

@@ -1,8 +1,9 @@
 /*
  * t_order.c - the ordering stage (cli/bpf_order.c) on synthetic records:
- * records follow the order of their MARKs, parts stay together, a call that
- * wrote twice counts at its last MARK, a fork child's records wait for the
- * FORK, a lost record expires instead of stalling its queue. No BPF needed.
+ * ring order, parts of a record together at the position of the first
+ * (what came behind them in their mm waits), other mms not held, a fork
+ * child's records after the FORK, a lost part expires instead of stalling
+ * its queue. No BPF needed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,8 +20,11 @@ static int sink(void *ctx, const struct vmt_krec_hdr *h, size_t size)
 	(void)size;
 	if (ngot < 64) {
 		if (h->type == VMT_KREC_VMA_CHANGE)
-			snprintf(got[ngot], sizeof(got[0]), "V%u.%u", h->tid,
-				 ((const struct vmt_krec_vmachg *)h)->part);
+			snprintf(got[ngot], sizeof(got[0]), "V%u.%u%s%s", h->tid,
+				 ((const struct vmt_krec_vmachg *)h)->part,
+				 h->flags & VMT_BPF_F_REDO ? "again" :
+				 h->flags & VMT_BPF_F_RACED ? "raced" : "",
+				 "");
 		else if (h->type == VMT_KREC_FORK)
 			snprintf(got[ngot], sizeof(got[0]), "F%u", h->tid);
 		else
@@ -43,11 +47,19 @@ static const char *seq(void)
 	return buf;
 }
 
-static void mark(struct vmt_border *o, uint64_t mm, uint32_t tid, uint64_t now)
+/* a VMA_CHANGE of a multi-user mm, snapshot seq */
+static void snap(struct vmt_border *o, uint64_t mm, uint32_t tid, uint32_t seq, uint32_t flags)
 {
-	struct vmt_krec_mark m = { .h = { .type = VMT_KREC_MARK, .size = sizeof(m), .tid = tid,
-					 .tgid = 1, .mm = mm } };
-	vmt_border_push(o, &m.h, sizeof(m), now);
+	struct vmt_krec_vmachg r;
+	memset(&r, 0, sizeof(r));
+	r.h.type = VMT_KREC_VMA_CHANGE;
+	r.h.size = VMT_KREC_VMACHG_SIZE(0);
+	r.h.tid = tid;
+	r.h.tgid = 1;
+	r.h.mm = mm;
+	r.h.flags = flags;
+	r.lock_seq = seq;
+	vmt_border_push(o, &r.h, VMT_KREC_VMACHG_SIZE(0), 0);
 }
 
 static void change(struct vmt_border *o, uint64_t mm, uint32_t tid, uint32_t wr_seq,
@@ -96,58 +108,77 @@ int main(void)
 	struct vmt_border *o = vmt_border_new(sink, NULL);
 	struct vmt_border_stats st;
 
-	plan(10);
+	plan(14);
 
-	/* no MARK, no wait */
 	change(o, 1, 10, 0, 0, 0);
-	ok(!strcmp(seq(), "V10.0"), "a record without a change goes straight through");
-
-	/* thread 10 changed first, thread 11 second, records in the other order */
-	mark(o, 1, 10, 0);
-	mark(o, 1, 11, 0);
-	change(o, 1, 11, 3, 0, 0);
-	ok(ngot == 0, "11's record waits for 10's");
-	change(o, 1, 10, 1, 0, 0);
-	ok(!strcmp(seq(), "V10.0 V11.0"), "then both go, in the order of the changes");
+	ok(!strcmp(seq(), "V10.0"), "a record goes straight through");
+	change(o, 1, 11, 0, 0, 0);
+	change(o, 1, 10, 0, 0, 0);
+	ok(!strcmp(seq(), "V11.0 V10.0"), "records of one mm stay in ring order");
 
 	/* parts stay together; another thread's record behind them waits */
-	mark(o, 1, 12, 0);
-	mark(o, 1, 13, 0);
-	change(o, 1, 12, 5, 0, 1);
-	change(o, 1, 13, 7, 0, 0);
-	change(o, 1, 12, 5, 1, 1);
+	change(o, 1, 12, 0, 0, 1);
+	change(o, 1, 13, 0, 0, 0);
+	change(o, 1, 12, 0, 1, 1);
 	ok(ngot == 0, "an open record holds its queue");
-	change(o, 1, 12, 5, 2, 0);
-	ok(!strcmp(seq(), "V12.0 V12.1 V12.2 V13.0"), "parts in order, then the next change");
+	other(o, 2, VMT_KREC_EXIT, 40);
+	ok(!strcmp(seq(), "T5.40"), "... not the queues of other mms");
+	change(o, 1, 12, 0, 2, 0);
+	ok(!strcmp(seq(), "V12.0 V12.1 V12.2 V13.0"), "parts in order, then what came behind");
 
-	/* a call that wrote twice counts at its last MARK */
-	mark(o, 1, 14, 0);
-	mark(o, 1, 15, 0);
-	mark(o, 1, 14, 0);
-	change(o, 1, 15, 9, 0, 0);
-	ok(!strcmp(seq(), "V15.0"), "the superseded first MARK does not hold 15");
-	change(o, 1, 14, 11, 0, 0);
-	ok(!strcmp(seq(), "V14.0"), "14 at its second MARK");
+	/* two open records of one mm, interleaved parts */
+	change(o, 1, 14, 0, 0, 1);
+	change(o, 1, 15, 0, 0, 1);
+	change(o, 1, 15, 0, 1, 0);
+	change(o, 1, 14, 0, 1, 0);
+	ok(!strcmp(seq(), "V14.0 V14.1 V15.0 V15.1"),
+	   "interleaved parts of two threads: each record whole, at its first part");
 
-	/* fork: the child's records wait for the FORK, which waits for its MARK */
-	mark(o, 1, 16, 0);
-	mark(o, 1, 10, 0); /* the copy */
-	fork_rec(o, 1, 10, 2, 13);
-	change(o, 2, 20, 1, 0, 0); /* the child runs: no MARK for it in this test */
-	other(o, 2, VMT_KREC_EXIT, 20);
-	ok(ngot == 0, "the child waits for the fork, the fork for 16's change");
-	change(o, 1, 16, 12, 0, 0);
-	ok(!strcmp(seq(), "V16.0 F10 V20.0 T5.20"), "then change, fork, child, in order");
+	/* fork: the child's records wait for the FORK */
+	change(o, 1, 16, 0, 0, 1); /* open in the parent's mm */
+	fork_rec(o, 1, 10, 3, 0);
+	change(o, 3, 20, 0, 0, 0); /* the child's list (made at the fork) */
+	other(o, 3, VMT_KREC_EXIT, 20);
+	ok(ngot == 0, "the child waits for the fork, the fork for the open record");
+	change(o, 1, 16, 0, 1, 0);
+	ok(!strcmp(seq(), "V16.0 V16.1 F10 V20.0 T5.20"), "then record, fork, child, in order");
 
-	/* a lost record expires */
-	mark(o, 3, 30, 100);
-	other(o, 3, VMT_KREC_EXIT, 30);
+	/* a lost part expires */
+	change(o, 4, 30, 0, 0, 1);
+	other(o, 4, VMT_KREC_EXIT, 30);
 	vmt_border_expire(o, 100 + 500, 1000);
 	int held = ngot == 0;
-	vmt_border_expire(o, 100 + 2000, 1000);
+	vmt_border_expire(o, 2000, 1000);
 	vmt_border_get_stats(o, &st);
-	ok(held && !strcmp(seq(), "T5.30") && st.expired == 1 && vmt_border_pending(o) == 0,
-	   "an unfilled slot expires after the wait, and the queue moves on");
+	ok(held && !strcmp(seq(), "V30.0 T5.30") && st.expired == 1 && vmt_border_pending(o) == 0,
+	   "an open record missing its last part is let go after the wait");
+	change(o, 5, 31, 0, 1, 0);
+	vmt_border_get_stats(o, &st);
+	ok(!strcmp(seq(), "V31.1") && st.orphans == 1, "a part without its first goes through, counted");
+
+	/* a record older than one delivered: it, then the newer ones again */
+	snap(o, 6, 60, 10, 0);
+	snap(o, 6, 61, 14, 0);
+	snap(o, 6, 62, 16, 0);
+	snap(o, 6, 60, 12, 0); /* read at 12, in the ring after 14 and 16 */
+	vmt_border_get_stats(o, &st);
+	ok(!strcmp(seq(), "V60.0 V61.0 V62.0 V60.0raced V61.0again V62.0again") && st.late == 1 &&
+	       st.redelivered == 2,
+	   "a late record is delivered RACED, then the newer ones again (REDO), in seq order");
+	snap(o, 6, 61, 13, 0); /* later than 12, earlier than 14: 14, 16 again */
+	ok(!strcmp(seq(), "V61.0raced V61.0again V62.0again"),
+	   "... the late one joins the log at its seq (not at the end)");
+	/* single-user records are not kept (they cannot race); a new life of
+	 * the mm id (exec, fork; the kernel reuses mm_struct addresses) starts
+	 * afresh */
+	other(o, 6, VMT_KREC_EXEC, 60);
+	snap(o, 6, 60, 2, VMT_BPF_F_SOLO);
+	ok(!strcmp(seq(), "T4.60 V60.0"), "after an exec of the mm id, low seqs are not late");
+	snap(o, 6, 60, 4, 0);
+	snap(o, 6, 60, 6, VMT_BPF_F_SOLO);
+	snap(o, 6, 61, 5, 0);
+	ok(!strcmp(seq(), "V60.0 V60.0 V61.0raced"),
+	   "a late record after a single-user one: nothing kept to deliver again");
 
 	vmt_border_free(o);
 	return tap_exit();
