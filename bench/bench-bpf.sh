@@ -12,9 +12,10 @@
 #
 # The loop times itself in chunks of 500 iterations and prints the median
 # chunk (start-up, attach and trace writing are not in it). The machine is
-# noisy (a nested VM shared with other work), so the configurations run in
-# ROUNDS rounds, each in a fresh random order, and every ratio is taken
-# against the plain run of the same round; the table shows the median
+# noisy (a nested VM shared with other work; its speed drifts within
+# seconds), so the configurations run in ROUNDS rounds, each in a fresh
+# random order with a plain run between any two, and every ratio is taken
+# against the plain runs just before and after; the table shows the median
 # round (and the range over the rounds). Then the paired measurement
 # (tests/bpf/ovh.c): per chunk, follow the loop or not, alternating, so a
 # slow moment of the machine hits both halves - the most precise number for
@@ -27,7 +28,7 @@ V=$B/vmatop
 L=$B/tests/bpf/wl_lock
 O=$B/tests/bpf/ovh
 N=${LOOPS:-40000}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-7}
 [ -x "$L" ] || make -s "$L" >/dev/null
 [ -x "$V" ] || make -s "$V" >/dev/null
 D=$(mktemp -d)
@@ -72,19 +73,25 @@ declare -A label=([plain]="plain" [bpf]="BPF: address space (attach)"
 	[bpflock]="BPF: + mmap_lock (attach --mmap-lock)" [shim]="shim (record --no-bpf)"
 	[shimbpf]="shim + BPF (record)" [strace]="strace -f -e trace=%memory")
 
-# rounds: values in $D/<config> ("wall cpu" per line), ratios in $D/<config>.r
+# rounds: in each, the configurations in a fresh random order with a plain
+# run before each and after the last; a configuration's ratio is to the mean
+# of the plain runs on either side of it (the machine's speed drifts within
+# seconds). Values in $D/<config> ("wall cpu" per line), ratios in $D/<config>.r
 for r in $(seq "$ROUNDS"); do
-	order=$(for c in $CONFIGS; do echo "$RANDOM $c"; done | sort -n | cut -d' ' -f2)
+	order=$(for c in $CONFIGS; do [ "$c" = plain ] || echo "$RANDOM $c"; done | sort -n | cut -d' ' -f2)
+	prev=$(run plain)
+	prev=${prev:-0 0}
+	echo "$prev" >>"$D/plain"
+	echo "1 1" >>"$D/plain.r"
 	for c in $order; do
 		v=$(run "$c")
-		echo "${v:-0 0}" >"$D/$c.$r"
-	done
-	read -r pw pc <"$D/plain.$r"
-	for c in $CONFIGS; do
-		read -r w cpu <"$D/$c.$r"
-		echo "$w $cpu" >>"$D/$c"
-		awk -v w="$w" -v c="$cpu" -v pw="$pw" -v pc="$pc" \
-			'BEGIN { if (pw > 0 && w > 0) printf "%.4f %.4f\n", w / pw, c / pc }' >>"$D/$c.r"
+		next=$(run plain)
+		next=${next:-0 0}
+		echo "$next" >>"$D/plain"
+		echo "${v:-0 0}" >>"$D/$c"
+		echo "$prev $next ${v:-0 0}" | awk '{ pw = ($1 + $3) / 2; pc = ($2 + $4) / 2;
+			if (pw > 0 && $5 > 0) printf "%.4f %.4f\n", $5 / pw, $6 / pc }' >>"$D/$c.r"
+		prev=$next
 	done
 done
 
@@ -92,7 +99,7 @@ med() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; 
 lo() { sort -g | head -1; }
 hi() { sort -g | tail -1; }
 echo "mmap+munmap loop, $N iterations per run, $ROUNDS rounds (ns per iteration: median chunk;"
-echo "ratio: to the plain run of the same round, median round [lowest - highest])"
+echo "ratio: to the plain runs next to it, median round [lowest - highest])"
 printf '%-40s %9s %9s %8s %17s\n' "" "wall ns" "cpu ns" "ratio" "range"
 for c in $CONFIGS; do
 	[ -s "$D/$c.r" ] || continue

@@ -33,7 +33,9 @@ struct tstate {
 	__u8 holding_write;
 	__u8 contend_other; /* no thread of the mm held it: another process did */
 	__u16 contend_write;
-	__u16 held_counted; /* counted in the mm's holders (hold_span) */
+	__u16 held_counted; /* counted in the mm's holders (hold_count) */
+	__u16 own_depth;    /* holds of the own mm's lock, any kind (hold_count) */
+	__u16 pad1[3];
 	__u32 slot; /* lock_stats index + 1; ~0: none available */
 	/* fork copy window (dup_mmap holds the parent's lock for writing) */
 	__u64 fork_lock_start, fork_lock_acq, fork_lock_rel;

@@ -1559,17 +1559,21 @@ static __always_inline void hold_end(struct tstate *st, struct vmt_bpf_lockstat 
 	ls->hold_hist[w & 1][log2_bucket(h) & (VMT_BPF_HIST - 1)]++;
 }
 
-/* This thread starts or ends holding mmap_lock (read or write) of its own
- * mm: count it in the mm's holders (multi-user mms; a single-user mm's
- * waiter can only be waiting for another process). */
-static __always_inline void hold_span(struct tstate *st, struct mm_struct *mm, bool start)
+/* The mm's own threads holding its mmap_lock (mmstate.holders): every
+ * acquisition counts, trylocks too (a page fault's read trylock holds the
+ * lock as much as any), but a downgrade (a read "acquisition" while the
+ * write seqcount is still open) is the same hold going on; a multi-user
+ * mm only (a single-user mm's waiter can only be waiting for another
+ * process). */
+static __always_inline void hold_count(struct tstate *st, struct mm_struct *mm, bool acquired)
 {
 	struct mmstate *c;
 
-	if (start) {
-		/* an exiting thread's last hold (exit_mm: released after
-		 * current->mm is gone, a release the programs do not count) */
-		if (st->held_counted || mmv(mm)->mm_users.counter <= 1 ||
+	if (acquired) {
+		if (st->own_depth++ || mmv(mm)->mm_users.counter <= 1 ||
+		    /* an exiting thread's last hold (exit_mm: released
+		     * after current->mm is gone, a release the programs do
+		     * not count) */
 		    (bpf_get_current_task_btf()->flags & 0x4 /* PF_EXITING */))
 			return;
 		c = mmstate_get((__u64)mm, true);
@@ -1577,7 +1581,11 @@ static __always_inline void hold_span(struct tstate *st, struct mm_struct *mm, b
 			__sync_fetch_and_add(&c->holders, 1);
 			st->held_counted = 1;
 		}
-	} else if (st->held_counted && !st->holding_write && !st->read_depth) {
+		return;
+	}
+	if (!st->own_depth || --st->own_depth)
+		return;
+	if (st->held_counted) {
 		c = mmstate_get((__u64)mm, false);
 		if (c)
 			__sync_fetch_and_add(&c->holders, -1);
@@ -1626,6 +1634,8 @@ static __always_inline int on_lock_acquired(void *ctx, struct mm_struct *mm, boo
 		return 0;
 	now = bpf_ktime_get_ns();
 	ls = lockstat_get(st);
+	if (success && (write || !(mm_seq(mm) & 1)))
+		hold_count(st, mm, true); /* not a downgrade: a new hold */
 	if (!write && !st->wait_start && st->holding_write) {
 		/* mmap_write_downgrade(): the write hold ends, a read hold
 		 * starts without a wait */
@@ -1668,7 +1678,6 @@ static __always_inline int on_lock_acquired(void *ctx, struct mm_struct *mm, boo
 		} else if (st->read_depth++ == 0) {
 			st->hold_start[0] = now;
 		}
-		hold_span(st, mm, true);
 	}
 	if (wait >= cfg_lock_threshold_ns) {
 		struct scratch *s = scratch_get();
@@ -1715,7 +1724,7 @@ static __always_inline int on_lock_released(struct mm_struct *mm, bool write)
 		if (--st->read_depth == 0)
 			hold_end(st, ls, 0, now);
 	}
-	hold_span(st, mm, false);
+	hold_count(st, mm, false);
 	return 0;
 }
 
@@ -1739,12 +1748,23 @@ static __always_inline int on_contention_begin(void *lock, __u32 flags)
 	st->contended = 1;
 	st->contend_start = bpf_ktime_get_ns();
 	st->contend_write = (flags & LCB_F_WRITE_) ? 1 : 0;
-	/* none of the mm's own threads holds it: another process does */
-	if (mmv(mm)->mm_users.counter <= 1) {
+	/* Waiting for another process? A single thread can wait for nothing
+	 * else. With threads: only when none of them holds it (the mm's
+	 * holders count) and the rwsem's owner (the writer, or the last reader
+	 * to take it; it also covers the moments the count cannot see,
+	 * between taking the lock and acquire_returned, between released and
+	 * the unlock) is a task of another process. In doubt: not. */
+	if (bpf_get_current_task_btf()->signal->nr_threads <= 1) {
 		st->contend_other = 1;
 	} else {
 		struct mmstate *c = mmstate_get((__u64)mm, false);
-		st->contend_other = !c || c->holders <= 0;
+		__u64 owner = mmv(mm)->mmap_lock.owner.counter & ~7UL;
+		st->contend_other = 0;
+		if ((!c || c->holders <= 0) && owner > 4096) {
+			struct task_struct *t = bpf_rdonly_cast(
+				(void *)owner, bpf_core_type_id_kernel(struct task_struct));
+			st->contend_other = t->tgid != cur_tgid();
+		}
 	}
 	return 0;
 }
@@ -1891,6 +1911,7 @@ static __always_inline int on_exec(struct task_struct *p, __u32 old_pid, struct 
 			 * more): the thread holds nothing now. (A holders
 			 * count of the old mm dies with it.) */
 			st->held_counted = 0;
+			st->own_depth = 0;
 			st->plist_on = 0; /* ranges of the old mm */
 			st->plist_counted = 0;
 			st->read_depth = 0;

@@ -94,12 +94,14 @@ int main(void)
 		bail_out("cannot run wl_lock");
 	struct vmt_bpf_lockstat *t = &r.total;
 	diag("contend: read acq %llu contended %llu wait %llu ns (max %llu); write acq %llu "
-	     "contended %llu wait %llu ns (max %llu); %llu long waits",
+	     "contended %llu wait %llu ns (max %llu); %llu long waits; %llu contended waited "
+	     "for another process",
 	     (unsigned long long)t->acquisitions[0], (unsigned long long)t->contended[0],
 	     (unsigned long long)t->wait_total[0], (unsigned long long)t->wait_max[0],
 	     (unsigned long long)t->acquisitions[1], (unsigned long long)t->contended[1],
 	     (unsigned long long)t->wait_total[1], (unsigned long long)t->wait_max[1],
-	     (unsigned long long)r.lock_waits);
+	     (unsigned long long)r.lock_waits,
+	     (unsigned long long)(t->contended_other[0] + t->contended_other[1]));
 	ok(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "contend: exits 0");
 	ok(t->acquisitions[0] > 0 && t->acquisitions[1] > 0, "contend: read and write acquisitions");
 	ok(t->wait_total[0] + t->wait_total[1] > 0, "contend: mmap_lock waits > 0");
