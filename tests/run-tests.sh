@@ -3,6 +3,10 @@
 # summary plus one plain line "N passed, N failed, N skipped" counting test
 # points. Compiled tests are $BUILD/tests/*.t; scripts are tests/*.t.
 # Tests that need root or BPF print "ok N # skip <reason>" elsewhere.
+# Every test runs under tests/run-one.sh: a time limit (TEST_TIMEOUT, default
+# 600 s), its own process group, stdin from /dev/null. The full TAP stream
+# goes to $BUILD/test.log; the console gets each file's line as it starts and
+# ends, plus failures and skips, so a long run shows where it is.
 set -u
 build=${1:-build}
 shopt -s nullglob
@@ -15,16 +19,22 @@ fi
 log="$build/test.log"
 mkdir -p "$build"
 export VMATOP_BUILD="$build"
-prove --exec '' -v --timer "${progs[@]}" >"$log" 2>&1
-rc=$?
-# Show what failed or skipped, then prove's own summary.
-grep -E '^(not ok|ok .*# (skip|SKIP))|^# |Failed|Dubious|\.\. (ok|skipped|FAILED)|^\[' "$log" | grep -vE '^ok [0-9]+ - ' | tail -n 200
+here=$(cd "$(dirname "$0")" && pwd)
+prove --exec "$here/run-one.sh" -v --timer "${progs[@]}" 2>&1 </dev/null | tee "$log" |
+	grep --line-buffered -E '^\[[0-9:]+\] |^not ok|# (skip|SKIP|TIMEOUT)|^(ok|skipped|FAILED|Dubious)' |
+	grep --line-buffered -vE '^ok [0-9]+ - '
+rc=${PIPESTATUS[0]}
+echo "---- summary (full log: $log) ----"
+# Recap what failed (with the diagnostics around it), then prove's summary.
+grep -B3 -A8 -E '^not ok|TIMEOUT' "$log" | tail -n 200
 sed -n '/^Test Summary Report/,$p;/^All tests successful/,$p' "$log"
 total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -n 1)
 skip=$(( $(grep -ciE '^ok [0-9]+.*# skip' "$log") + $(grep -ciE '^1\.\.0 # skip' "$log") ))
 fail=$(grep -cE '^not ok [0-9]+' "$log")
-# a program that died before its plan counts as one failure
-bad=$(grep -cE '^(Dubious|Bad plan|Parse errors)' "$log")
+# a program that failed without a failing test point (died before its plan,
+# bad plan, non-zero exit) counts as one failure: prove's summary report
+# lists it with "Failed: 0"
+bad=$(sed -n '/^Test Summary Report/,$p' "$log" | grep -cE '^[^ ].*\(Wstat: .* Failed: 0\)')
 fail=$((fail + bad))
 pass=$(( ${total:-0} - fail - skip ))
 (( pass < 0 )) && pass=0
