@@ -22,7 +22,7 @@ struct bpf_thread_stat {
 	uint32_t tid;
 	char comm[16];
 	struct vmt_bpf_lockstat_rec rw[2];
-	uint64_t other[2]; /* contended acquisitions waiting for another process */
+	uint64_t other[2];	 /* contended acquisitions waiting for another process */
 	uint32_t hist[2][2][32]; /* [wait/hold][read/write][bucket] */
 };
 
@@ -93,108 +93,6 @@ struct bpf_model {
 	uint32_t wcid;
 	struct bpf_site w;
 };
-
-/* ---- trees ---- */
-
-static void b_put(struct aspace *as, struct vma *v)
-{
-	int rc = mt_store(&as->mt, v->start, v->end - 1, v);
-	if (rc)
-		diex(EXIT_FAIL, "mirror: store failed: %s", strerror(-rc));
-}
-
-static void b_split(struct aspace *as, uint64_t addr)
-{
-	struct mt_range r;
-	if (!addr || !mt_load_range(&as->mt, addr, &r))
-		return;
-	struct vma *v = r.entry;
-	if (v->start == addr)
-		return;
-	struct vma *right = xmalloc(sizeof(*right));
-	*right = *v;
-	right->start = addr;
-	if (v->file)
-		right->offset += addr - v->start;
-	v->end = addr;
-	b_put(as, v);
-	b_put(as, right);
-}
-
-static void b_erase(struct aspace *as, uint64_t lo, uint64_t hi)
-{
-	struct mt_range r;
-	uint64_t idx = lo;
-
-	if (hi <= lo)
-		return;
-	b_split(as, lo);
-	if (hi)
-		b_split(as, hi);
-	while (idx <= hi - 1 && mt_next(&as->mt, idx, hi - 1, &r)) {
-		free(r.entry);
-		idx = r.last + 1;
-		if (!idx)
-			break;
-	}
-	int rc = mt_store(&as->mt, lo, hi - 1, NULL);
-	if (rc)
-		diex(EXIT_FAIL, "mirror: erase failed: %s", strerror(-rc));
-}
-
-static struct aspace *b_as_new(void)
-{
-	struct aspace *as = xcalloc(1, sizeof(*as));
-	mt_init(&as->mt, MT_FLAG_ALLOC_RANGE);
-	return as;
-}
-
-static void b_clear(struct aspace *as)
-{
-	struct mt_cursor c;
-	void *e;
-	mt_for_each(&as->mt, &c, e, 0, ~0ul) free(e);
-	mt_destroy(&as->mt);
-	mt_init(&as->mt, MT_FLAG_ALLOC_RANGE);
-}
-
-/* The fork copy: O(n) mt_dup, private entries, don't-fork VMAs dropped. */
-static struct aspace *b_dup(const struct aspace *src, uint64_t *ns)
-{
-	uint64_t t0 = now_ns();
-	struct aspace *as = xcalloc(1, sizeof(*as));
-	struct mt_cursor c;
-	void *e;
-	size_t ndrop = 0, cap = 0;
-	uint64_t *drop = NULL;
-
-	if (!src) {
-		mt_init(&as->mt, MT_FLAG_ALLOC_RANGE);
-		*ns = 0;
-		return as;
-	}
-	int rc = mt_dup(&src->mt, &as->mt, NULL);
-	if (rc)
-		diex(EXIT_FAIL, "mirror: dup failed: %s", strerror(-rc));
-	mt_for_each(&as->mt, &c, e, 0, ~0ul)
-	{
-		struct vma *v = xmalloc(sizeof(*v));
-		*v = *(struct vma *)e;
-		rc = mtc_replace(&c, v);
-		if (rc)
-			diex(EXIT_FAIL, "mirror: replace failed: %s", strerror(-rc));
-		if (v->vflags & VMT_VMA_DONTFORK)
-			VEC_PUSH(drop, ndrop, cap, v->start);
-	}
-	*ns = now_ns() - t0;
-	for (size_t i = 0; i < ndrop; i++) {
-		struct vma *v = mt_load(&as->mt, drop[i]);
-		if (v)
-			b_erase(as, v->start, v->end);
-	}
-	free(drop);
-	return as;
-}
 
 /* ---- processes ---- */
 
@@ -283,7 +181,8 @@ struct proc *bpf_model_claim(struct model *m, uint32_t pid, uint64_t stream)
 	if (stream >= m->nby_stream) {
 		size_t n = stream + 64;
 		m->by_stream = xrealloc(m->by_stream, n * sizeof(*m->by_stream));
-		memset(m->by_stream + m->nby_stream, 0, (n - m->nby_stream) * sizeof(*m->by_stream));
+		memset(m->by_stream + m->nby_stream, 0,
+		       (n - m->nby_stream) * sizeof(*m->by_stream));
 		m->nby_stream = n;
 	}
 	m->by_stream[stream] = p;
@@ -321,7 +220,7 @@ static void add_vsys(struct proc *p, const struct vmt_vma *s)
 	v->vflags = s->vflags & 0xf;
 	v->name = s->name_hash;
 	v->origin = VO_SEED;
-	b_put(p->as, v);
+	aspace_put(p->as, v);
 	x->vsys = 1;
 	if (s->name_hash)
 		x->vsys_name = s->name_hash;
@@ -348,7 +247,8 @@ void bpf_model_learn_names(struct model *m, struct proc *p, const struct vmt_vma
 				 ((struct anon_name){key, by_end, v[i].name_hash}));
 			if (p->as) {
 				struct vma *e = mt_load(&p->as->mt, key - (by_end ? 1 : 0));
-				if (e && !e->inode && !e->name && (by_end ? e->end : e->start) == key)
+				if (e && !e->inode && !e->name &&
+				    (by_end ? e->end : e->start) == key)
 					e->name = v[i].name_hash;
 			}
 			continue;
@@ -400,7 +300,7 @@ static void apply_list(struct model *m, const struct vmt_rec *r)
 	p = o->p;
 	struct bpf_proc *x = bp(p);
 	if (!p->as)
-		p->as = b_as_new();
+		p->as = aspace_new();
 	if (r->cid != b->lcid)
 		b->ln = 0; /* a list without its VMAs (lost): apply what came */
 	if (!(r->flags & VMT_BPFH_PART))
@@ -408,16 +308,18 @@ static void apply_list(struct model *m, const struct vmt_rec *r)
 	if (r->flags & VMT_BPFH_FAULT)
 		x->faults++;
 	if ((r->flags & VMT_BPFH_FULL) && l->lo[0] == 0 && l->hi[0] == ~0ull) {
-		b_clear(p->as);
+		aspace_clear(p->as);
 	} else {
 		/* a part of a FULL list: its stretch */
 		for (int i = 0; i < 2; i++)
-			b_erase(p->as, l->lo[i], l->hi[i]);
+			aspace_erase(p->as, l->lo[i], l->hi[i]);
 	}
 	if (x->vsys && !mt_load(&p->as->mt, VSYSCALL_START)) {
 		/* [vsyscall] is not a VMA: it stays */
-		struct vmt_vma g = {.start = VSYSCALL_START, .end = VSYSCALL_START + PG_,
-				    .vflags = VMT_VMA_EXEC, .name_hash = x->vsys_name};
+		struct vmt_vma g = {.start = VSYSCALL_START,
+				    .end = VSYSCALL_START + PG_,
+				    .vflags = VMT_VMA_EXEC,
+				    .name_hash = x->vsys_name};
 		x->vsys = 0;
 		add_vsys(p, &g);
 	}
@@ -437,14 +339,14 @@ static void apply_list(struct model *m, const struct vmt_rec *r)
 		v->offset = s->offset;
 		v->inode = s->inode;
 		v->dev = s->dev;
-		v->name = s->name_hash		 ? s->name_hash
-			  : s->inode ? name_find(b, s->dev, s->inode)
-				     : anon_find(x, s->start, s->end);
+		v->name = s->name_hash ? s->name_hash
+			  : s->inode   ? name_find(b, s->dev, s->inode)
+				       : anon_find(x, s->start, s->end);
 		v->vflags = s->vflags;
 		v->origin = VO_CALL;
 		v->file = s->inode != 0;
-		b_erase(p->as, v->start, v->end);
-		b_put(p->as, v);
+		aspace_erase(p->as, v->start, v->end);
+		aspace_put(p->as, v);
 	}
 	b->ln = 0;
 	b->lcid = 0;
@@ -478,7 +380,7 @@ static void do_fork(struct model *m, const struct vmt_rec *r)
 	if (r->flags & VMT_BPFH_SHARED) {
 		bp(ch)->shared = 1; /* its lists name the parent's mm */
 	} else {
-		ch->as = b_dup(par->as, &dup_ns);
+		ch->as = aspace_dup(par->as, &dup_ns);
 		set_owner(m, f->child_mm, ch);
 		struct bpf_proc *cx = bp(ch), *pxx = bp(par);
 		cx->vsys = pxx->vsys;
@@ -491,17 +393,18 @@ static void do_fork(struct model *m, const struct vmt_rec *r)
 		} else {
 			x->checks++;
 			if ((int64_t)(aspace_count(ch->as) - x->vsys) != f->child_vmas)
-				mismatch(ch, "fork from %u: copy has %zu VMAs, the kernel %d", r->pid,
-					 aspace_count(ch->as) - x->vsys, f->child_vmas);
+				mismatch(ch, "fork from %u: copy has %zu VMAs, the kernel %d",
+					 r->pid, aspace_count(ch->as) - x->vsys, f->child_vmas);
 		}
 		peak(ch);
 	}
 	struct bpf_proc *px = bp(par);
-	struct pend_fork pf = {.child = f->child_tgid, .dup_ns = dup_ns,
+	struct pend_fork pf = {.child = f->child_tgid,
+			       .dup_ns = dup_ns,
 			       .vmas = f->parent_vmas,
 			       .copy_ns = f->lock_released > f->lock_acquired && f->lock_acquired
-						  ? f->lock_released - f->lock_acquired
-						  : 0};
+					      ? f->lock_released - f->lock_acquired
+					      : 0};
 	VEC_PUSH(px->pend, px->npend, px->pend_cap, pf);
 }
 
@@ -517,7 +420,8 @@ static void do_fork_ret(struct model *m, const struct vmt_rec *r)
 			continue;
 		struct fork_stat fs = {.ns = f->t_resume > r->ts ? f->t_resume - r->ts : r->dur,
 				       .vmas = (size_t)(x->pend[i].vmas > 0 ? x->pend[i].vmas : 0),
-				       .child = x->pend[i].child, .dup_ns = x->pend[i].dup_ns};
+				       .child = x->pend[i].child,
+				       .dup_ns = x->pend[i].dup_ns};
 		VEC_PUSH(p->forks, p->nforks, p->forks_cap, fs);
 		VEC_PUSH(x->copy_ns, x->ncopy, x->copy_cap, x->pend[i].copy_ns);
 		VEC_PUSH(x->sys_ns, x->nsys, x->sys_cap, f->t_exit > r->ts ? f->t_exit - r->ts : 0);
@@ -542,7 +446,7 @@ static void do_exec(struct model *m, const struct vmt_rec *r)
 		const char *base = strrchr(path, '/');
 		snprintf(p->comm, sizeof(p->comm), "%s", base ? base + 1 : path);
 	}
-	p->as = b_as_new();
+	p->as = aspace_new();
 	set_owner(m, e->mm, p);
 }
 
@@ -745,7 +649,7 @@ static uint64_t p50(const uint64_t *v0, size_t n)
 
 struct lock_sum {
 	uint64_t acq[2], failed[2], contended[2], contended_ns[2], wait_total[2], wait_max[2],
-		hold_total[2], hold_max[2], other[2];
+	    hold_total[2], hold_max[2], other[2];
 };
 
 static void sum_of(const struct bpf_proc *x, struct lock_sum *s)
@@ -800,10 +704,12 @@ void bpf_report_header(struct model *m, FILE *f)
 		return;
 	if (b->mode_flags & VMT_BPFM_MMAP_LOCK)
 		fprintf(f, "BPF: %s%s; lock wait records over %s", b->desc,
-			b->mode_flags & VMT_BPFM_ATTACH ? " (attached)" : "", fmt_ns(b->threshold, t));
+			b->mode_flags & VMT_BPFM_ATTACH ? " (attached)" : "",
+			fmt_ns(b->threshold, t));
 	else
-		fprintf(f, "BPF: %s%s; address space and fork latency (mmap_lock not measured: "
-			   "--mmap-lock)",
+		fprintf(f,
+			"BPF: %s%s; address space and fork latency (mmap_lock not measured: "
+			"--mmap-lock)",
 			b->desc, b->mode_flags & VMT_BPFM_ATTACH ? " (attached)" : "");
 	if (b->have_stats)
 		fprintf(f, "; %llu kernel records, %llu lost, %llu raced",
@@ -822,8 +728,9 @@ void bpf_report_text(struct model *m, struct proc *p, FILE *f)
 		/* no lock programs: the total, not its split */
 		uint64_t tot, copy, rest;
 		fork_split(p, &tot, &copy, &rest);
-		fprintf(f, "  fork latency (BPF, p50): total %s; syscall %s (copy/rest split: "
-			   "--mmap-lock)\n",
+		fprintf(f,
+			"  fork latency (BPF, p50): total %s; syscall %s (copy/rest split: "
+			"--mmap-lock)\n",
 			fmt_ns(tot, b1), fmt_ns(p50(x->sys_ns, x->nsys), b4));
 		fprintf(f, "  %8s %10s\n", "vmas", "total");
 		size_t off = p->nforks - x->ncopy;
@@ -836,8 +743,9 @@ void bpf_report_text(struct model *m, struct proc *p, FILE *f)
 	} else if (x->ncopy) {
 		uint64_t tot, copy, rest;
 		fork_split(p, &tot, &copy, &rest);
-		fprintf(f, "  fork latency (BPF, p50): total %s = copy %s (mmap_lock write hold in "
-			   "dup_mmap) + rest %s; syscall %s\n",
+		fprintf(f,
+			"  fork latency (BPF, p50): total %s = copy %s (mmap_lock write hold in "
+			"dup_mmap) + rest %s; syscall %s\n",
 			fmt_ns(tot, b1), fmt_ns(copy, b2), fmt_ns(rest, b3),
 			fmt_ns(p50(x->sys_ns, x->nsys), b4));
 		fprintf(f, "  %8s %10s %10s %10s\n", "vmas", "total", "copy", "rest");
@@ -854,8 +762,9 @@ void bpf_report_text(struct model *m, struct proc *p, FILE *f)
 	if (x->nth) {
 		struct lock_sum s;
 		sum_of(x, &s);
-		fprintf(f, "  mmap_lock: %llu read + %llu write acquisitions, %llu contended "
-			   "(%llu read, %llu write; %llu waited for another process)\n",
+		fprintf(f,
+			"  mmap_lock: %llu read + %llu write acquisitions, %llu contended "
+			"(%llu read, %llu write; %llu waited for another process)\n",
 			(unsigned long long)s.acq[0], (unsigned long long)s.acq[1],
 			(unsigned long long)(s.contended[0] + s.contended[1]),
 			(unsigned long long)s.contended[0], (unsigned long long)s.contended[1],
@@ -868,12 +777,14 @@ void bpf_report_text(struct model *m, struct proc *p, FILE *f)
 				const struct vmt_bpf_lockstat_rec *t = &x->th[i].rw[w];
 				if (!t->acquisitions && !t->failed)
 					continue;
-				fprintf(f, "  %9llu %10s %10s %10s %10s %10s %6s  %u %s\n",
-					(unsigned long long)t->contended, fmt_ns(t->wait_total, b1),
-					fmt_ns(t->wait_max, b2),
-					fmt_ns(t->acquisitions ? t->wait_total / t->acquisitions : 0, b3),
-					fmt_ns(t->hold_total, b4), fmt_ns(t->hold_max, b5),
-					w ? "write" : "read", x->th[i].tid, x->th[i].comm);
+				fprintf(
+				    f, "  %9llu %10s %10s %10s %10s %10s %6s  %u %s\n",
+				    (unsigned long long)t->contended, fmt_ns(t->wait_total, b1),
+				    fmt_ns(t->wait_max, b2),
+				    fmt_ns(t->acquisitions ? t->wait_total / t->acquisitions : 0,
+					   b3),
+				    fmt_ns(t->hold_total, b4), fmt_ns(t->hold_max, b5),
+				    w ? "write" : "read", x->th[i].tid, x->th[i].comm);
 			}
 		}
 		(void)b6;
@@ -886,8 +797,9 @@ void bpf_report_text(struct model *m, struct proc *p, FILE *f)
 		for (size_t k = 0; k < x->nsites && k < 5; k++) {
 			struct bpf_site *s = &x->sites[k];
 			char nb[512];
-			fprintf(f, "    %6llu waits  total %s  max %s  %s\n", (unsigned long long)s->count,
-				fmt_ns(s->total_ns, b1), fmt_ns(s->max_ns, b2), s->write ? "write" : "read");
+			fprintf(f, "    %6llu waits  total %s  max %s  %s\n",
+				(unsigned long long)s->count, fmt_ns(s->total_ns, b1),
+				fmt_ns(s->max_ns, b2), s->write ? "write" : "read");
 			for (unsigned j = 0; j < s->n && j < 6; j++)
 				fprintf(f, "        %s %s\n", j ? "<-" : "  ",
 					sym_name(sy, s->ips[j], nb, sizeof(nb)));
@@ -903,7 +815,7 @@ void bpf_report_json_forks(struct model *m, struct proc *p, FILE *f)
 		fork_split(p, &tot, &copy, &rest);
 	fprintf(f, ", \"copy_p50_ns\": %llu, \"rest_p50_ns\": %llu, \"copy_source\": \"%s\"",
 		(unsigned long long)copy, (unsigned long long)rest,
-		!m->bpf ? "none"
+		!m->bpf					 ? "none"
 		: bm(m)->mode_flags & VMT_BPFM_MMAP_LOCK ? "mmap_lock write hold in dup_mmap"
 							 : "none (recorded without --mmap-lock)");
 	if (m->bpf && p->bpf) {
@@ -918,22 +830,24 @@ void bpf_report_json_forks(struct model *m, struct proc *p, FILE *f)
 static void json_lock(FILE *f, const struct lock_sum *s)
 {
 	uint64_t acq = s->acq[0] + s->acq[1];
-	fprintf(f,
-		"\"acquisitions_read\": %llu, \"acquisitions_write\": %llu, \"contended\": %llu, "
-		"\"contended_read\": %llu, \"contended_write\": %llu, \"contended_by_others\": %llu, "
-		"\"failed\": %llu, "
-		"\"wait_total_ns\": %llu, \"wait_max_ns\": %llu, \"wait_avg_ns\": %llu, "
-		"\"hold_total_ns\": %llu, \"hold_max_ns\": %llu",
-		(unsigned long long)s->acq[0], (unsigned long long)s->acq[1],
-		(unsigned long long)(s->contended[0] + s->contended[1]),
-		(unsigned long long)s->contended[0], (unsigned long long)s->contended[1],
-		(unsigned long long)(s->other[0] + s->other[1]),
-		(unsigned long long)(s->failed[0] + s->failed[1]),
-		(unsigned long long)(s->wait_total[0] + s->wait_total[1]),
-		(unsigned long long)(s->wait_max[0] > s->wait_max[1] ? s->wait_max[0] : s->wait_max[1]),
-		(unsigned long long)(acq ? (s->wait_total[0] + s->wait_total[1]) / acq : 0),
-		(unsigned long long)(s->hold_total[0] + s->hold_total[1]),
-		(unsigned long long)(s->hold_max[0] > s->hold_max[1] ? s->hold_max[0] : s->hold_max[1]));
+	fprintf(
+	    f,
+	    "\"acquisitions_read\": %llu, \"acquisitions_write\": %llu, \"contended\": %llu, "
+	    "\"contended_read\": %llu, \"contended_write\": %llu, \"contended_by_others\": %llu, "
+	    "\"failed\": %llu, "
+	    "\"wait_total_ns\": %llu, \"wait_max_ns\": %llu, \"wait_avg_ns\": %llu, "
+	    "\"hold_total_ns\": %llu, \"hold_max_ns\": %llu",
+	    (unsigned long long)s->acq[0], (unsigned long long)s->acq[1],
+	    (unsigned long long)(s->contended[0] + s->contended[1]),
+	    (unsigned long long)s->contended[0], (unsigned long long)s->contended[1],
+	    (unsigned long long)(s->other[0] + s->other[1]),
+	    (unsigned long long)(s->failed[0] + s->failed[1]),
+	    (unsigned long long)(s->wait_total[0] + s->wait_total[1]),
+	    (unsigned long long)(s->wait_max[0] > s->wait_max[1] ? s->wait_max[0] : s->wait_max[1]),
+	    (unsigned long long)(acq ? (s->wait_total[0] + s->wait_total[1]) / acq : 0),
+	    (unsigned long long)(s->hold_total[0] + s->hold_total[1]),
+	    (unsigned long long)(s->hold_max[0] > s->hold_max[1] ? s->hold_max[0]
+								 : s->hold_max[1]));
 }
 
 void bpf_report_json_proc(struct model *m, struct proc *p, FILE *f)
@@ -976,16 +890,19 @@ void bpf_report_json_proc(struct model *m, struct proc *p, FILE *f)
 		qsort(x->sites, x->nsites, sizeof(*x->sites), cmp_site_total);
 	for (size_t k = 0; k < x->nsites && k < 10; k++) {
 		struct bpf_site *st = &x->sites[k];
-		fprintf(f, "%s{\"count\": %llu, \"total_ns\": %llu, \"max_ns\": %llu, \"write\": %s, "
-			   "\"ips\": [",
-			k ? ", " : "", (unsigned long long)st->count, (unsigned long long)st->total_ns,
-			(unsigned long long)st->max_ns, st->write ? "true" : "false");
+		fprintf(f,
+			"%s{\"count\": %llu, \"total_ns\": %llu, \"max_ns\": %llu, \"write\": %s, "
+			"\"ips\": [",
+			k ? ", " : "", (unsigned long long)st->count,
+			(unsigned long long)st->total_ns, (unsigned long long)st->max_ns,
+			st->write ? "true" : "false");
 		for (unsigned j = 0; j < st->n; j++)
 			fprintf(f, "%s\"%#llx\"", j ? ", " : "", (unsigned long long)st->ips[j]);
 		fprintf(f, "]}");
 	}
-	fprintf(f, "], \"bpf\": {\"lists\": %llu, \"calls\": %llu, \"map_count_checks\": %llu, "
-		   "\"map_count_mismatches\": %llu, \"lock_waits\": %llu}",
+	fprintf(f,
+		"], \"bpf\": {\"lists\": %llu, \"calls\": %llu, \"map_count_checks\": %llu, "
+		"\"map_count_mismatches\": %llu, \"lock_waits\": %llu}",
 		(unsigned long long)x->lists, (unsigned long long)x->calls,
 		(unsigned long long)x->checks, (unsigned long long)x->mismatches,
 		(unsigned long long)x->lock_waits);
@@ -998,8 +915,9 @@ size_t bpf_verify_proc(struct model *m, struct proc *p, FILE *f, uint64_t *check
 	if (!m->bpf || !x)
 		return 0;
 	*checks = x->checks;
-	fprintf(f, "pid %u (%s) [BPF]: %llu map_count checks after BPF records (%llu skipped: "
-		   "raced), %llu mismatches\n",
+	fprintf(f,
+		"pid %u (%s) [BPF]: %llu map_count checks after BPF records (%llu skipped: "
+		"raced), %llu mismatches\n",
 		p->pid, p->comm, (unsigned long long)x->checks, (unsigned long long)x->skipped,
 		(unsigned long long)x->mismatches);
 	for (uint64_t i = 0; i < x->mismatches && i < 3; i++)

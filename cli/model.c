@@ -2,6 +2,7 @@
  * model.c - replays a trace into the mirror (see model.h for the rules).
  */
 #include "model.h"
+#include "aspace.h"
 #include "bpf_model.h"
 #include "util.h"
 
@@ -11,165 +12,21 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-#define PG 4096ull
-#define PGUP(x) (((x) + PG - 1) & ~(PG - 1))
+#define PG	  4096ull
+#define PGUP(x)	  (((x) + PG - 1) & ~(PG - 1))
 #define PGDOWN(x) ((x) & ~(PG - 1))
-
-/* ---- VMAs and address spaces ---- */
-
-static struct vma *vma_new(void) { return xcalloc(1, sizeof(struct vma)); }
-
-static struct vma *vma_copy(const struct vma *v)
-{
-	struct vma *c = xmalloc(sizeof(*c));
-	*c = *v;
-	return c;
-}
-
-static void mt_check(int rc, const char *what)
-{
-	if (rc)
-		diex(EXIT_FAIL, "mirror: %s failed: %s", what, strerror(-rc));
-}
-
-static struct aspace *as_new(void)
-{
-	struct aspace *as = xcalloc(1, sizeof(*as));
-	mt_init(&as->mt, MT_FLAG_ALLOC_RANGE);
-	return as;
-}
-
-size_t aspace_count(const struct aspace *as) { return as ? mt_count(&as->mt) : 0; }
-
-static void as_free(struct aspace *as)
-{
-	if (!as)
-		return;
-	struct mt_cursor c;
-	void *e;
-	mt_for_each(&as->mt, &c, e, 0, ~0ul) free(e);
-	mt_destroy(&as->mt);
-	free(as);
-}
-
-static void as_put(struct aspace *as, struct vma *v)
-{
-	mt_check(mt_store(&as->mt, v->start, v->end - 1, v), "store");
-}
-
-/* Split the VMA containing addr (if any, and not starting there) at addr. */
-static void as_split(struct aspace *as, uint64_t addr)
-{
-	struct mt_range r;
-	if (!addr || !mt_load_range(&as->mt, addr, &r))
-		return;
-	struct vma *v = r.entry;
-	if (v->start == addr)
-		return;
-	struct vma *right = vma_copy(v);
-	right->start = addr;
-	if (v->file)
-		right->offset += addr - v->start;
-	v->end = addr;
-	as_put(as, v);	   /* shrink: [start, addr - 1] */
-	as_put(as, right); /* [addr, end - 1] */
-}
-
-/* Remove [lo, hi), trimming VMAs that straddle the ends. */
-static void as_erase(struct aspace *as, uint64_t lo, uint64_t hi)
-{
-	if (hi <= lo)
-		return;
-	as_split(as, lo);
-	as_split(as, hi);
-	struct mt_range r;
-	uint64_t idx = lo;
-	while (idx < hi && mt_next(&as->mt, idx, hi - 1, &r)) {
-		free(r.entry);
-		idx = r.last + 1;
-		if (!idx)
-			break;
-	}
-	mt_check(mt_store(&as->mt, lo, hi - 1, NULL), "erase");
-}
-
-static void as_store(struct aspace *as, struct vma *v)
-{
-	as_erase(as, v->start, v->end);
-	as_put(as, v);
-}
-
-/* Apply fn to every VMA piece inside [lo, hi) after splitting at the ends. */
-static void as_modify(struct aspace *as, uint64_t lo, uint64_t hi, void (*fn)(struct vma *, void *),
-		      void *arg)
-{
-	if (hi <= lo)
-		return;
-	as_split(as, lo);
-	as_split(as, hi);
-	struct mt_cursor c;
-	void *e;
-	mt_for_each(&as->mt, &c, e, lo, hi - 1) fn(e, arg);
-}
-
-static struct aspace *as_dup(const struct aspace *src, uint64_t *ns)
-{
-	uint64_t t0 = now_ns();
-	struct aspace *as = xcalloc(1, sizeof(*as));
-	if (!src) {
-		mt_init(&as->mt, MT_FLAG_ALLOC_RANGE);
-		*ns = 0;
-		return as;
-	}
-	mt_check(mt_dup(&src->mt, &as->mt, NULL), "dup");
-	/* The copy shares the parent's entries: give it its own (one pass, in place). */
-	struct mt_cursor c;
-	void *e;
-	uint64_t drop[64];
-	size_t ndrop = 0, more = 0;
-	mt_for_each(&as->mt, &c, e, 0, ~0ul)
-	{
-		struct vma *v = vma_copy(e);
-		mt_check(mtc_replace(&c, v), "replace");
-		if (v->vflags & VMT_VMA_DONTFORK) {
-			if (ndrop < 64)
-				drop[ndrop++] = v->start;
-			else
-				more = 1;
-		}
-	}
-	*ns = now_ns() - t0;
-	for (size_t i = 0; i < ndrop; i++) {
-		struct vma *v = mt_load(&as->mt, drop[i]);
-		if (v)
-			as_erase(as, v->start, v->end);
-	}
-	while (more) { /* rare: many don't-fork VMAs */
-		more = 0;
-		mt_for_each(&as->mt, &c, e, 0, ~0ul)
-		{
-			struct vma *v = e;
-			if (v->vflags & VMT_VMA_DONTFORK) {
-				as_erase(as, v->start, v->end);
-				more = 1;
-				break;
-			}
-		}
-	}
-	return as;
-}
 
 /* ---- formatting ---- */
 
 static int fmt_line(const struct model *m, uint64_t start, uint64_t end, uint32_t vf,
-		    uint64_t offset, uint32_t dev, uint64_t inode, uint64_t name, char *buf, size_t len)
+		    uint64_t offset, uint32_t dev, uint64_t inode, uint64_t name, char *buf,
+		    size_t len)
 {
-	int n = snprintf(buf, len, "%08llx-%08llx %c%c%c%c %08llx %02x:%02x %llu ",
-			 (unsigned long long)start, (unsigned long long)end,
-			 vf & VMT_VMA_READ ? 'r' : '-', vf & VMT_VMA_WRITE ? 'w' : '-',
-			 vf & VMT_VMA_EXEC ? 'x' : '-', vf & VMT_VMA_SHARED ? 's' : 'p',
-			 (unsigned long long)offset, dev >> 20, dev & 0xfffff,
-			 (unsigned long long)inode);
+	int n = snprintf(
+	    buf, len, "%08llx-%08llx %c%c%c%c %08llx %02x:%02x %llu ", (unsigned long long)start,
+	    (unsigned long long)end, vf & VMT_VMA_READ ? 'r' : '-', vf & VMT_VMA_WRITE ? 'w' : '-',
+	    vf & VMT_VMA_EXEC ? 'x' : '-', vf & VMT_VMA_SHARED ? 's' : 'p',
+	    (unsigned long long)offset, dev >> 20, dev & 0xfffff, (unsigned long long)inode);
 	if (name && n > 0 && (size_t)n < len) {
 		const char *s = trace_str(m->t, name);
 		if (!s)
@@ -219,7 +76,8 @@ static struct proc *proc_new(struct model *m, uint32_t pid, uint64_t stream)
 	if (stream >= m->nby_stream) {
 		size_t n = stream + 64;
 		m->by_stream = xrealloc(m->by_stream, n * sizeof(*m->by_stream));
-		memset(m->by_stream + m->nby_stream, 0, (n - m->nby_stream) * sizeof(*m->by_stream));
+		memset(m->by_stream + m->nby_stream, 0,
+		       (n - m->nby_stream) * sizeof(*m->by_stream));
 		m->nby_stream = n;
 	}
 	m->by_stream[stream] = p;
@@ -298,12 +156,12 @@ static int cmp_vmt_vma(const void *a, const void *b)
 static void apply_list(struct proc *p, uint64_t lo, uint64_t hi, struct vmt_vma *v, size_t n,
 		       unsigned kind)
 {
-	uint8_t origin = kind == VMT_LIST_SEED	       ? VO_SEED
+	uint8_t origin = kind == VMT_LIST_SEED	     ? VO_SEED
 			 : kind == VMT_LIST_OBSERVE  ? VO_CALL
 			 : kind == VMT_LIST_INDIRECT ? VO_INDIRECT
 						     : VO_DISCOVER;
 	if (!p->as)
-		p->as = as_new();
+		p->as = aspace_new();
 	qsort(v, n, sizeof(*v), cmp_vmt_vma);
 	/* A list is VMAs that do not overlap; one that does (a damaged trace)
 	 * keeps the first of each overlap, so every entry is stored once. */
@@ -348,9 +206,9 @@ static void apply_list(struct proc *p, uint64_t lo, uint64_t hi, struct vmt_vma 
 		if (!(j < n && v[j].start == m->start && v[j].end == m->end))
 			changed++;
 	}
-	as_erase(p->as, lo, hi);
+	aspace_erase(p->as, lo, hi);
 	for (size_t i = 0; i < n; i++)
-		as_put(p->as, nv[i]);
+		aspace_put(p->as, nv[i]);
 	free(nv);
 	p->changed[kind] += changed;
 	note_peak(p);
@@ -369,8 +227,10 @@ static void snap_line(struct snap_result *s, const char *what, const char *a, co
 static void compare_snapshot(struct model *m, struct proc *p, const struct vmt_rec *end,
 			     struct vmt_vma *v, size_t n, int incomplete)
 {
-	struct snap_result s = {.ts = end->ts, .label = end->p.list.label_hash,
-				.cause = end->p.list.cause, .incomplete = incomplete};
+	struct snap_result s = {.ts = end->ts,
+				.label = end->p.list.label_hash,
+				.cause = end->p.list.cause,
+				.incomplete = incomplete};
 	qsort(v, n, sizeof(*v), cmp_vmt_vma);
 	s.kernel = n;
 	s.mirrored = aspace_count(p->as);
@@ -421,12 +281,13 @@ static void list_end(struct model *m, struct proc *p, const struct vmt_rec *r)
 	if (kind == VMT_LIST_SNAPSHOT) {
 		compare_snapshot(m, p, r, l->v, l->n, incomplete);
 	} else if (bpf_model_owns(p)) {
-		bpf_model_learn_names(m, p, l->v, l->n); /* BPF has the VMAs, the shim their names */
+		bpf_model_learn_names(m, p, l->v,
+				      l->n); /* BPF has the VMAs, the shim their names */
 	} else if (incomplete) {
 		p->lists_incomplete++;
 	} else if (kind == VMT_LIST_SEED) {
-		as_free(p->as);
-		p->as = as_new();
+		aspace_free(p->as);
+		p->as = aspace_new();
 		apply_list(p, 0, ~0ull, l->v, l->n, kind);
 	} else {
 		apply_list(p, r->p.list.lo, r->p.list.hi, l->v, l->n, kind);
@@ -484,8 +345,14 @@ static void set_prot(struct vma *v, void *arg)
 	v->origin = VO_MODEL;
 }
 
-static void set_flag(struct vma *v, void *arg) { v->vflags |= (uint32_t)(uintptr_t)arg; }
-static void clr_flag(struct vma *v, void *arg) { v->vflags &= ~(uint32_t)(uintptr_t)arg; }
+static void set_flag(struct vma *v, void *arg)
+{
+	v->vflags |= (uint32_t)(uintptr_t)arg;
+}
+static void clr_flag(struct vma *v, void *arg)
+{
+	v->vflags &= ~(uint32_t)(uintptr_t)arg;
+}
 
 static void model_mmap(struct proc *p, uint64_t ret, uint64_t len, uint64_t prot, uint64_t flags,
 		       int64_t fd, uint64_t off)
@@ -497,15 +364,16 @@ static void model_mmap(struct proc *p, uint64_t ret, uint64_t len, uint64_t prot
 		free(v);
 		return;
 	}
-	v->vflags = (prot & PROT_READ ? VMT_VMA_READ : 0) | (prot & PROT_WRITE ? VMT_VMA_WRITE : 0) |
+	v->vflags = (prot & PROT_READ ? VMT_VMA_READ : 0) |
+		    (prot & PROT_WRITE ? VMT_VMA_WRITE : 0) |
 		    (prot & PROT_EXEC ? VMT_VMA_EXEC : 0) |
 		    ((flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE
-			     ? VMT_VMA_SHARED
-			     : 0);
+			 ? VMT_VMA_SHARED
+			 : 0);
 	v->file = !(flags & MAP_ANONYMOUS) && fd >= 0;
 	v->offset = v->file ? off : 0;
 	v->origin = VO_MODEL;
-	as_store(p->as, v);
+	aspace_store(p->as, v);
 }
 
 static void model_mremap(struct proc *p, uint64_t old, uint64_t oldlen, uint64_t newlen,
@@ -518,17 +386,17 @@ static void model_mremap(struct proc *p, uint64_t old, uint64_t oldlen, uint64_t
 	if (o && tmpl.file)
 		tmpl.offset += old - tmpl.start;
 	if (ret != old && !(flags & 4 /* MREMAP_DONTUNMAP */) && oldlen)
-		as_erase(p->as, old, old + PGUP(oldlen));
+		aspace_erase(p->as, old, old + PGUP(oldlen));
 	else if (ret == old && newlen < oldlen)
-		as_erase(p->as, old + PGUP(newlen), old + PGUP(oldlen));
+		aspace_erase(p->as, old + PGUP(newlen), old + PGUP(oldlen));
 	if (!o)
 		return;
-	struct vma *v = vma_copy(&tmpl);
+	struct vma *v = vma_dup(&tmpl);
 	v->start = ret;
 	v->end = ret + PGUP(newlen);
 	v->origin = VO_MODEL;
 	if (v->end > v->start)
-		as_store(p->as, v);
+		aspace_store(p->as, v);
 	else
 		free(v);
 }
@@ -538,16 +406,16 @@ static void model_madvise(struct proc *p, uint64_t a, uint64_t len, int adv)
 	uint64_t lo = PGDOWN(a), hi = PGUP(a + len);
 	switch (adv) {
 	case MADV_DONTFORK:
-		as_modify(p->as, lo, hi, set_flag, (void *)(uintptr_t)VMT_VMA_DONTFORK);
+		aspace_modify(p->as, lo, hi, set_flag, (void *)(uintptr_t)VMT_VMA_DONTFORK);
 		break;
 	case MADV_DOFORK:
-		as_modify(p->as, lo, hi, clr_flag, (void *)(uintptr_t)VMT_VMA_DONTFORK);
+		aspace_modify(p->as, lo, hi, clr_flag, (void *)(uintptr_t)VMT_VMA_DONTFORK);
 		break;
 	case MADV_WIPEONFORK:
-		as_modify(p->as, lo, hi, set_flag, (void *)(uintptr_t)VMT_VMA_WIPEONFORK);
+		aspace_modify(p->as, lo, hi, set_flag, (void *)(uintptr_t)VMT_VMA_WIPEONFORK);
 		break;
 	case MADV_KEEPONFORK:
-		as_modify(p->as, lo, hi, clr_flag, (void *)(uintptr_t)VMT_VMA_WIPEONFORK);
+		aspace_modify(p->as, lo, hi, clr_flag, (void *)(uintptr_t)VMT_VMA_WIPEONFORK);
 		break;
 	}
 }
@@ -558,7 +426,7 @@ static void model_call(struct proc *p, long nr, const struct vmt_mem *a, int fai
 	if (bpf_model_owns(p))
 		return; /* BPF: the kernel's own VMAs, no modelling */
 	if (!p->as)
-		p->as = as_new();
+		p->as = aspace_new();
 	switch (nr) {
 	case SYS_mmap:
 		if (!failed)
@@ -566,7 +434,7 @@ static void model_call(struct proc *p, long nr, const struct vmt_mem *a, int fai
 		break;
 	case SYS_munmap:
 		if (!failed)
-			as_erase(p->as, PGDOWN(a->a0), PGUP(a->a0 + a->a1));
+			aspace_erase(p->as, PGDOWN(a->a0), PGUP(a->a0 + a->a1));
 		break;
 	case SYS_mremap:
 		if (!failed)
@@ -575,8 +443,8 @@ static void model_call(struct proc *p, long nr, const struct vmt_mem *a, int fai
 	case SYS_mprotect:
 	case SYS_pkey_mprotect:
 		if (!failed)
-			as_modify(p->as, PGDOWN(a->a0), PGUP(a->a0 + a->a1), set_prot,
-				  (void *)(uintptr_t)a->a2);
+			aspace_modify(p->as, PGDOWN(a->a0), PGUP(a->a0 + a->a1), set_prot,
+				      (void *)(uintptr_t)a->a2);
 		break;
 	case SYS_madvise:
 		if (!failed)
@@ -617,7 +485,7 @@ static void proc_start(struct model *m, struct proc *p, const struct vmt_rec *r)
 		struct pending_fork *f = r->p.proc.fork_id ? pf_find(m, r->p.proc.fork_id) : NULL;
 		if (bpf_model_owns(p)) { /* BPF made the child's tree at the fork */
 			if (f) {
-				as_free(f->as);
+				aspace_free(f->as);
 				pf_take(m, f);
 			}
 		} else if (f) {
@@ -626,7 +494,7 @@ static void proc_start(struct model *m, struct proc *p, const struct vmt_rec *r)
 		} else {
 			struct proc *par = proc_latest(m, p->ppid, p);
 			uint64_t ns;
-			p->as = as_dup(par ? par->as : NULL, &ns);
+			p->as = aspace_dup(par ? par->as : NULL, &ns);
 		}
 		struct proc *par = proc_latest(m, p->ppid, p);
 		if (par) {
@@ -649,7 +517,10 @@ static void add_module(struct proc *p, const struct vmt_mod *md)
 	for (size_t i = 0; i < p->nmods; i++)
 		if (p->mods[i].base == md->base && p->mods[i].name == md->name_hash)
 			return;
-	struct module mo = {.base = md->base, .lo = md->lo, .hi = md->hi, .name = md->name_hash,
+	struct module mo = {.base = md->base,
+			    .lo = md->lo,
+			    .hi = md->hi,
+			    .name = md->name_hash,
 			    .bidlen = md->build_id_len};
 	memcpy(mo.bid, md->build_id, sizeof(mo.bid));
 	VEC_PUSH(p->mods, p->nmods, p->mods_cap, mo);
@@ -661,7 +532,8 @@ static void collector_rec(struct model *m, const struct vmt_rec *r)
 {
 	switch (r->type) {
 	case VMT_RING_CLOSE: {
-		struct proc *p = r->p.ring.stream < m->nby_stream ? m->by_stream[r->p.ring.stream] : NULL;
+		struct proc *p =
+		    r->p.ring.stream < m->nby_stream ? m->by_stream[r->p.ring.stream] : NULL;
 		if (p)
 			p->lost += r->p.ring.lost + r->p.ring.holes;
 		break;
@@ -731,24 +603,26 @@ static void visit(const struct vmt_rec *r, size_t idx, void *ctx)
 	case VMT_FORK_PRE: {
 		struct pending_fork f = {.id = r->p.fork.fork_id, .vmas = aspace_count(p->as)};
 		if (!bpf_model_owns(p)) /* else BPF copies the tree at the fork */
-			f.as = as_dup(p->as, &f.dup_ns);
+			f.as = aspace_dup(p->as, &f.dup_ns);
 		VEC_PUSH(m->pf, m->npf, m->pf_cap, f);
 		break;
 	}
 	case VMT_FORK: {
 		struct pending_fork *f = pf_find(m, r->p.fork.fork_id);
-		struct fork_stat fs = {.ns = r->dur, .vmas = f ? f->vmas : aspace_count(p->as),
+		struct fork_stat fs = {.ns = r->dur,
+				       .vmas = f ? f->vmas : aspace_count(p->as),
 				       .child = r->p.fork.child > 0 ? (uint32_t)r->p.fork.child : 0,
 				       .dup_ns = f ? f->dup_ns : 0};
 		if (!failed && !bpf_model_owns(p)) /* BPF measures the forks it saw */
 			VEC_PUSH(p->forks, p->nforks, p->forks_cap, fs);
 		if (f && failed) {
-			as_free(f->as);
+			aspace_free(f->as);
 			pf_take(m, f);
 		}
 		/* the child may have announced itself (with its side) first */
 		struct proc *ch = fs.child ? proc_latest(m, fs.child, NULL) : NULL;
-		if (!failed && !bpf_model_owns(p) && ch && ch->cause == VMT_CAUSE_FORK && ch->announced)
+		if (!failed && !bpf_model_owns(p) && ch && ch->cause == VMT_CAUSE_FORK &&
+		    ch->announced)
 			p->forks[p->nforks - 1].child_ns = ch->child_ns;
 		break;
 	}
@@ -786,8 +660,8 @@ static void visit(const struct vmt_rec *r, size_t idx, void *ctx)
 		if (bpf_model_owns(p))
 			break;
 		if (!p->as)
-			p->as = as_new();
-		as_erase(p->as, PGDOWN(a->a0), PGUP(a->a0 + a->a1));
+			p->as = aspace_new();
+		aspace_erase(p->as, PGDOWN(a->a0), PGUP(a->a0 + a->a1));
 		break;
 	case VMT_VMA: {
 		struct open_list *l = list_get(p, r->cid, 1);
@@ -818,7 +692,7 @@ void model_free(struct model *m)
 	bpf_model_free(m);
 	for (size_t i = 0; i < m->nprocs; i++) {
 		struct proc *p = m->procs[i];
-		as_free(p->as);
+		aspace_free(p->as);
 		while (p->open)
 			list_drop(p, p->open);
 		for (size_t j = 0; j < p->nsnaps; j++) {
@@ -834,7 +708,7 @@ void model_free(struct model *m)
 		free(p);
 	}
 	for (size_t i = 0; i < m->npf; i++)
-		as_free(m->pf[i].as);
+		aspace_free(m->pf[i].as);
 	free(m->pf);
 	free(m->procs);
 	free(m->by_stream);

@@ -19,23 +19,11 @@
 #ifndef VMATOP_CLI_MODEL_H
 #define VMATOP_CLI_MODEL_H
 
+#include "aspace.h"
 #include "trace.h"
 #include <mtree.h>
 #include <stdint.h>
 #include <stdio.h>
-
-enum vma_origin { VO_SEED, VO_CALL, VO_INDIRECT, VO_DISCOVER, VO_MODEL };
-
-struct vma {
-	uint64_t start, end, offset, inode, name;
-	uint32_t dev, vflags;
-	uint8_t origin; /* enum vma_origin */
-	uint8_t file;	/* offset moves with the start on splits */
-};
-
-struct aspace {
-	struct mtree mt;
-};
 
 struct fork_stat {
 	uint64_t ns, child_ns;
@@ -135,6 +123,5 @@ int vma_format(const struct model *m, const struct vma *v, char *buf, size_t len
 int vmt_vma_format(const struct model *m, const struct vmt_vma *v, char *buf, size_t len);
 /* Print the mirror of p like /proc/PID/maps. */
 void aspace_print(const struct model *m, const struct aspace *as, FILE *out);
-size_t aspace_count(const struct aspace *as);
 
 #endif
