@@ -121,30 +121,35 @@ static void conv_vma(struct bpf_conv *c, const struct vmt_krec_vmachg *k, const 
 	put(c, &r);
 }
 
+/* The call record of a change: entered at t0, done at the record's time. */
+static void put_call(struct bpf_conv *c, const struct vmt_krec_vmachg *k, uint64_t t0,
+		     uint32_t cid, uint32_t flags)
+{
+	struct vmt_rec r = {.type = VMT_BPF_CALL, .pid = k->h.tgid, .tid = k->h.tid,
+			    .ts = t0, .cid = cid, .flags = flags};
+	uint64_t d = k->h.ts > t0 ? k->h.ts - t0 : 0;
+	r.dur = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	if (k->h.flags & VMT_BPF_F_FAILED)
+		r.flags |= VMT_F_FAILED;
+	memcpy(r.p.bpf_call.a, k->args, sizeof(r.p.bpf_call.a));
+	r.p.bpf_call.ret = k->ret;
+	r.p.bpf_call.nr = k->nr;
+	r.p.bpf_call.map_count = k->map_count;
+	put(c, &r);
+}
+
 static void conv_change(struct bpf_conv *c, const struct vmt_krec_vmachg *k)
 {
 	/* REDO: a list again, or later (LATER: the call's record has no list;
 	 * it follows as a REDO); CHILD: a fork child's mm */
 	bool call = k->nr && !(k->h.flags & (VMT_BPF_F_FAULT | VMT_BPF_F_EXEC | VMT_BPF_F_REDO |
 					     VMT_BPF_F_CHILD));
-	bool failed = (k->h.flags & VMT_BPF_F_FAILED) != 0;
 	/* the call's entry time is measured with lock statistics only */
 	uint64_t t0 = k->t_enter ? k->t_enter : k->h.ts;
 
 	if (k->h.flags & VMT_BPF_F_NOCHANGE) {
-		if (k->nr) {
-			struct vmt_rec r = {.type = VMT_BPF_CALL, .pid = k->h.tgid, .tid = k->h.tid,
-					    .ts = t0, .flags = VMT_BPFH_NOCHANGE};
-			uint64_t d = k->h.ts > t0 ? k->h.ts - t0 : 0;
-			r.dur = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
-			if (failed)
-				r.flags |= VMT_F_FAILED;
-			memcpy(r.p.bpf_call.a, k->args, sizeof(r.p.bpf_call.a));
-			r.p.bpf_call.ret = k->ret;
-			r.p.bpf_call.nr = k->nr;
-			r.p.bpf_call.map_count = k->map_count;
-			put(c, &r);
-		}
+		if (k->nr)
+			put_call(c, k, t0, 0, VMT_BPFH_NOCHANGE);
 		return;
 	}
 	/* every part is a list of its own (its stretch of the ranges, its
@@ -171,19 +176,8 @@ static void conv_change(struct bpf_conv *c, const struct vmt_krec_vmachg *k)
 	put(c, &l);
 	if (k->h.flags & VMT_BPF_F_MORE)
 		return;
-	if (call) {
-		struct vmt_rec r = {.type = VMT_BPF_CALL, .pid = k->h.tgid, .tid = k->h.tid,
-				    .ts = t0, .cid = c->cid};
-		uint64_t d = k->h.ts > t0 ? k->h.ts - t0 : 0;
-		r.dur = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
-		if (failed)
-			r.flags |= VMT_F_FAILED;
-		memcpy(r.p.bpf_call.a, k->args, sizeof(r.p.bpf_call.a));
-		r.p.bpf_call.ret = k->ret;
-		r.p.bpf_call.nr = k->nr;
-		r.p.bpf_call.map_count = k->map_count;
-		put(c, &r);
-	}
+	if (call)
+		put_call(c, k, t0, c->cid, 0);
 }
 
 static void conv_fork(struct bpf_conv *c, const struct vmt_krec_fork *f)

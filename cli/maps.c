@@ -60,12 +60,8 @@ int cmd_maps(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct trace t;
-	trace_open(&t, argv[optind]);
 	struct model m;
-	model_init(&m, &t);
-	if (at >= 0)
-		m.stop_ts = t.hdr->start_ns + (uint64_t)at;
-	model_run(&m);
+	model_load(&m, &t, argv[optind], at);
 	struct proc *p = NULL;
 	for (size_t i = 0; i < m.nprocs; i++) {
 		if (pid < 0 && m.procs[i]->announced) {
@@ -86,7 +82,6 @@ int cmd_maps(int argc, char **argv)
 	} else {
 		aspace_print(&m, p->as, stdout);
 	}
-	model_free(&m);
-	trace_close(&t);
+	model_unload(&m);
 	return rc;
 }

@@ -687,6 +687,22 @@ void model_run(struct model *m)
 		stack_flush(m->procs[i]);
 }
 
+void model_load(struct model *m, struct trace *t, const char *path, int64_t at)
+{
+	trace_open(t, path);
+	model_init(m, t);
+	if (at >= 0)
+		m->stop_ts = t->hdr->start_ns + (uint64_t)at;
+	model_run(m);
+}
+
+void model_unload(struct model *m)
+{
+	struct trace *t = m->t;
+	model_free(m);
+	trace_close(t);
+}
+
 void model_free(struct model *m)
 {
 	bpf_model_free(m);

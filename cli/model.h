@@ -117,6 +117,10 @@ struct model {
 void model_init(struct model *m, struct trace *t);
 void model_run(struct model *m);
 void model_free(struct model *m);
+/* trace_open + model_init + model_run: records later than `at` ns after the
+ * trace's start are ignored (at < 0: none). A bad trace exits 2 (trace.h). */
+void model_load(struct model *m, struct trace *t, const char *path, int64_t at);
+void model_unload(struct model *m); /* model_free + trace_close */
 
 /* The /proc/PID/maps line of v (no newline) into buf. */
 int vma_format(const struct model *m, const struct vma *v, char *buf, size_t len);

@@ -291,15 +291,12 @@ int cmd_report(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct trace t;
-	trace_open(&t, argv[optind]);
 	struct model m;
-	model_init(&m, &t);
-	model_run(&m);
+	model_load(&m, &t, argv[optind], -1);
 	if (json)
 		report_json(&m, stdout);
 	else
 		report_text(&m, stdout);
-	model_free(&m);
-	trace_close(&t);
+	model_unload(&m);
 	return 0;
 }

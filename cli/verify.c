@@ -48,10 +48,8 @@ int cmd_verify(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct trace t;
-	trace_open(&t, argv[optind]);
 	struct model m;
-	model_init(&m, &t);
-	model_run(&m);
+	model_load(&m, &t, argv[optind], -1);
 	size_t snaps = 0, bad = 0, incomplete = 0, procs = 0;
 	uint64_t bpf_checks = 0, bpf_bad = 0; /* map_count after BPF records */
 	for (size_t i = 0; i < m.nprocs; i++) {
@@ -95,7 +93,6 @@ int cmd_verify(int argc, char **argv)
 	int rc = (bad || incomplete || bpf_bad || (!snaps && !bpf_checks)) ? EXIT_FAIL : 0;
 	if (!snaps && !bpf_checks)
 		warnx_("%s: no snapshot to compare with (did the program run under the shim?)", t.path);
-	model_free(&m);
-	trace_close(&t);
+	model_unload(&m);
 	return rc;
 }
