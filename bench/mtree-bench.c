@@ -537,12 +537,12 @@ int main(int argc, char **argv)
 			"rcu, %d ranges, %u reader thread (lookups/s): alone %.0f  beside a "
 			"writer %.0f  rwlock beside a writer %.0f\n"
 			"     control: beside the same writer writing a tree the reader does "
-			"not read %.0f\n"
+			"not read %.0f (that tree not in RCU mode, no grace periods: %.0f)\n"
 			"     writer: %.0f writes/s beside RCU readers, %.0f beside rwlock "
 			"readers\n",
 			LOOKUP_N, rc.readers, rc.readers_alone_ops, rc.readers_with_writer_ops,
 			rc.rwlock_with_writer_ops, rc.readers_with_private_writer_ops,
-			rc.rcu_writer_ops, rc.rwlock_writer_ops);
+			rc.readers_with_plain_writer_ops, rc.rcu_writer_ops, rc.rwlock_writer_ops);
 
 	/* targets */
 	const struct dup_row *r51 = NULL, *r12 = NULL, *r1m = NULL;
@@ -640,11 +640,12 @@ int main(int argc, char **argv)
 				",\n \"rcu\": {\"n\": %d, \"reader_threads\": %u, "
 				"\"readers_alone_ops\": %.0f, \"readers_with_writer_ops\": %.0f, "
 				"\"rwlock_with_writer_ops\": %.0f, "
-				"\"readers_with_private_writer_ops\": %.0f, \"rcu_writer_ops\": %.0f, "
+				"\"readers_with_private_writer_ops\": %.0f, "
+				"\"readers_with_plain_writer_ops\": %.0f, \"rcu_writer_ops\": %.0f, "
 				"\"rwlock_writer_ops\": %.0f}",
 				LOOKUP_N, rc.readers, rc.readers_alone_ops,
 				rc.readers_with_writer_ops, rc.rwlock_with_writer_ops,
-				rc.readers_with_private_writer_ops,
+				rc.readers_with_private_writer_ops, rc.readers_with_plain_writer_ops,
 				rc.rcu_writer_ops, rc.rwlock_writer_ops);
 		fprintf(jf, "\n}\n");
 		if (jf != stdout)

@@ -2,7 +2,7 @@
  * rcu_bench.c - how much lock-free readers of an RCU-mode maple tree lose
  * when a writer runs, compared with readers behind a pthread rwlock.
  *
- * Three phases of the same length over the same VMA-shaped tree and the
+ * Phases of the same length over the same VMA-shaped tree and the
  * same random keys:
  *   1. readers alone, each lookup inside mt_rcu_read_lock();
  *   2. the same readers while one writer thread erases a random VMA and
@@ -12,6 +12,8 @@
  *      any busy second thread slows a reader (memory bandwidth, a host
  *      core shared by the two vCPUs); phase 2 against phase 3 isolates
  *      what sharing the tree with the writer costs;
+ *   3b. the control again with that private tree in plain mode: no
+ *      grace periods, no membarrier IPIs (does reclaiming cost readers?);
  *   4. the same as 2, but the tree is in plain mode and every lookup takes
  *      the read side of a writer-preferring rwlock, every write the write
  *      side.
@@ -193,7 +195,8 @@ int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench
 	 * phases alike instead of skewing whichever ran during it.
 	 */
 	enum { ROUNDS = 5 };
-	double alone[ROUNDS], with[ROUNDS], priv[ROUNDS], rw[ROUNDS], wr_rcu[ROUNDS], wr_rw[ROUNDS];
+	double alone[ROUNDS], with[ROUNDS], priv[ROUNDS], plain[ROUNDS], rw[ROUNDS], wr_rcu[ROUNDS],
+		wr_rw[ROUNDS];
 	double slice = seconds / ROUNDS;
 	out->readers = readers;
 	for (int r = 0; r < ROUNDS; r++) {
@@ -203,6 +206,9 @@ int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench
 		phase(s, readers, 1, slice, &with[r], &wr_rcu[r]);
 		s->writer_private = 1;
 		phase(s, readers, 1, slice, &priv[r], NULL);
+		mt_set_rcu(&s->private_mt, false);
+		phase(s, readers, 1, slice, &plain[r], NULL);
+		mt_set_rcu(&s->private_mt, true);
 		s->writer_private = 0;
 		mt_set_rcu(&s->mt, false);
 		s->use_rwlock = 1;
@@ -212,6 +218,7 @@ int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench
 	out->readers_with_writer_ops = median(with, ROUNDS);
 	out->rwlock_with_writer_ops = median(rw, ROUNDS);
 	out->readers_with_private_writer_ops = median(priv, ROUNDS);
+	out->readers_with_plain_writer_ops = median(plain, ROUNDS);
 	out->rcu_writer_ops = median(wr_rcu, ROUNDS);
 	out->rwlock_writer_ops = median(wr_rw, ROUNDS);
 

@@ -11,6 +11,7 @@ struct rcu_bench_result {
 	double readers_with_writer_ops; /* lookups/s, RCU tree, one writer */
 	double rwlock_with_writer_ops;	/* lookups/s, rwlock tree, one writer */
 	double readers_with_private_writer_ops; /* control: the writer writes another tree */
+	double readers_with_plain_writer_ops;	/* control: that tree not in RCU mode (no grace periods) */
 	double rcu_writer_ops;		/* writes/s done by the writer beside RCU readers */
 	double rwlock_writer_ops;	/* writes/s done by the writer beside rwlock readers */
 	unsigned readers;
