@@ -529,20 +529,26 @@ int main(int argc, char **argv)
 			bpe, rb_bpe);
 	}
 
-	/* RCU mode: one reader thread alone vs beside one writer vs rwlock */
+	/* RCU mode: one reader thread alone vs beside one writer vs rwlock,
+	 * each pair measured in interleaved 10 ms windows (rcu_bench.c) */
 	struct rcu_bench_result rc;
 	int rc_ok = rcu_bench_run(LOOKUP_N, quick ? 0.5 : 2.0, 1, &rc) == 0;
 	if (human && rc_ok)
 		fprintf(out,
-			"rcu, %d ranges, %u reader thread (lookups/s): alone %.0f  beside a "
-			"writer %.0f  rwlock beside a writer %.0f\n"
-			"     control: beside the same writer writing a tree the reader does "
-			"not read %.0f (that tree not in RCU mode, no grace periods: %.0f)\n"
-			"     writer: %.0f writes/s beside RCU readers, %.0f beside rwlock "
-			"readers\n",
-			LOOKUP_N, rc.readers, rc.readers_alone_ops, rc.readers_with_writer_ops,
-			rc.rwlock_with_writer_ops, rc.readers_with_private_writer_ops,
-			rc.readers_with_plain_writer_ops, rc.rcu_writer_ops, rc.rwlock_writer_ops);
+			"rcu, %d ranges, 1 reader thread, lookups/s (paired 10 ms windows, writer "
+			"on/off):\n"
+			"     alone %.0f  beside a writer %.0f (%.2fx)  rwlock beside a writer %.0f "
+			"(alone %.0f)\n"
+			"     control: beside the same writer writing a tree the reader does not "
+			"read %.0f (%.2fx); that tree in plain mode, no grace periods %.0f (%.2fx)\n"
+			"     writer: %.0f writes/s beside RCU readers, %.0f beside rwlock readers\n",
+			LOOKUP_N, rc.readers_alone_ops, rc.readers_with_writer_ops,
+			rc.readers_with_writer_ops / rc.readers_alone_ops, rc.rwlock_with_writer_ops,
+			rc.rwlock_alone_ops, rc.readers_with_private_writer_ops,
+			rc.readers_with_private_writer_ops / rc.readers_alone_ops,
+			rc.readers_with_plain_writer_ops,
+			rc.readers_with_plain_writer_ops / rc.readers_alone_ops, rc.rcu_writer_ops,
+			rc.rwlock_writer_ops);
 
 	/* targets */
 	const struct dup_row *r51 = NULL, *r12 = NULL, *r1m = NULL;
@@ -642,11 +648,12 @@ int main(int argc, char **argv)
 				"\"rwlock_with_writer_ops\": %.0f, "
 				"\"readers_with_private_writer_ops\": %.0f, "
 				"\"readers_with_plain_writer_ops\": %.0f, \"rcu_writer_ops\": %.0f, "
-				"\"rwlock_writer_ops\": %.0f}",
+				"\"rwlock_writer_ops\": %.0f, \"rwlock_alone_ops\": %.0f, "
+				"\"method\": \"paired 10 ms windows\"}",
 				LOOKUP_N, rc.readers, rc.readers_alone_ops,
 				rc.readers_with_writer_ops, rc.rwlock_with_writer_ops,
 				rc.readers_with_private_writer_ops, rc.readers_with_plain_writer_ops,
-				rc.rcu_writer_ops, rc.rwlock_writer_ops);
+				rc.rcu_writer_ops, rc.rwlock_writer_ops, rc.rwlock_alone_ops);
 		fprintf(jf, "\n}\n");
 		if (jf != stdout)
 			fclose(jf);

@@ -2,31 +2,34 @@
  * rcu_bench.c - how much lock-free readers of an RCU-mode maple tree lose
  * when a writer runs, compared with readers behind a pthread rwlock.
  *
- * Phases of the same length over the same VMA-shaped tree and the
- * same random keys:
- *   1. readers alone, each lookup inside mt_rcu_read_lock();
- *   2. the same readers while one writer thread erases a random VMA and
- *      stores it back, over and over (RCU mode: copy-on-write);
- *   3. the control: the same writer doing the same writes to a private
- *      copy of the tree that no reader reads. On a small shared machine
- *      any busy second thread slows a reader (memory bandwidth, a host
- *      core shared by the two vCPUs); phase 2 against phase 3 isolates
- *      what sharing the tree with the writer costs;
- *   3b. the control again with that private tree in plain mode: no
- *      grace periods, no membarrier IPIs (does reclaiming cost readers?);
- *   4. the same as 2, but the tree is in plain mode and every lookup takes
- *      the read side of a writer-preferring rwlock, every write the write
- *      side.
- * The result is lookups per second summed over the reader threads (median
- * of five interleaved rounds of each phase). On a 2-core machine use one
- * reader beside the writer.
+ * One reader thread (first CPU) looks up random addresses of a VMA-shaped
+ * tree; one writer thread (last CPU) erases a random VMA and stores it back,
+ * over and over. The machine this runs on is shared and its speed drifts by
+ * tens of percent within seconds, so "alone" and "beside the writer" are not
+ * measured one after the other but paired: the run is cut into windows of
+ * 10 ms, in each pair of windows the writer works in one (random which) and
+ * sleeps in a futex in the other, and the reader's lookups are summed per
+ * kind of window. Drift hits both kinds alike. Four such runs:
+ *   1. shared: the writer writes the tree the reader reads (RCU mode:
+ *      copy-on-write, retired nodes freed after grace periods);
+ *   2. control: the same writes to a private copy no reader reads. On a
+ *      small VM any busy second vCPU slows a reader (a host core or its
+ *      caches shared); 1 against 2 isolates what sharing the tree costs;
+ *   3. control with that private tree in plain mode (no grace periods, no
+ *      membarrier IPIs): does reclaiming cost the reader?
+ *   4. rwlock: the shared tree in plain mode, every lookup under the read
+ *      side of a writer-preferring pthread rwlock, every write under the
+ *      write side.
+ * Results are lookups per second of reader time in each kind of window.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,16 +40,20 @@ struct vma {
 	unsigned long start, last;
 };
 
+enum { WINDOW_NS = 10 * 1000 * 1000 };
+
 struct shared {
 	struct mtree mt;
-	struct mtree private_mt; /* the control: same writes, a tree no reader reads */
+	struct mtree private_mt; /* the controls: same writes, a tree no reader reads */
 	int writer_private;
 	struct vma *v;
 	unsigned n;
 	int use_rwlock;
 	pthread_rwlock_t lock;
-	atomic_bool go, stop;
-	atomic_long reads, writes;
+	atomic_bool stop;
+	atomic_int writer_on; /* futex word: 1 = write, 0 = sleep */
+	atomic_long reads;    /* published by the reader every 64 lookups */
+	atomic_long writes;
 };
 
 /* Readers on the first CPU, the writer on the last (best effort). */
@@ -70,8 +77,6 @@ static void *reader(void *arg)
 
 	pin_self(0);
 	mt_rcu_register_thread();
-	while (!atomic_load_explicit(&s->go, memory_order_acquire))
-		;
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
 		for (int k = 0; k < 64; k++) {
 			const struct vma *v = &s->v[rand_r(&seed) % s->n];
@@ -87,11 +92,18 @@ static void *reader(void *arg)
 			}
 		}
 		n += 64;
+		atomic_store_explicit(&s->reads, n + (long)(sink & 0), memory_order_relaxed);
 	}
-	atomic_fetch_add(&s->reads, n + (long)(sink & 0));
 	mt_rcu_unregister_thread();
 	return NULL;
 }
+
+static void futex_wait(atomic_int *w, int val)
+{
+	syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(atomic_int *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
 
 static void *writer(void *arg)
 {
@@ -105,9 +117,12 @@ static void *writer(void *arg)
 		mt_rcu_writer_cpu(pin_self(1));
 	else
 		pin_self(1);
-	while (!atomic_load_explicit(&s->go, memory_order_acquire))
-		;
-	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+	for (;;) {
+		while (!atomic_load_explicit(&s->writer_on, memory_order_acquire) &&
+		       !atomic_load_explicit(&s->stop, memory_order_relaxed))
+			futex_wait(&s->writer_on, 0); /* asleep: the CPU is idle */
+		if (atomic_load_explicit(&s->stop, memory_order_relaxed))
+			break;
 		unsigned i = rand_r(&seed) % s->n;
 		void *e = (void *)(uintptr_t)(((uintptr_t)i + 1) << 1);
 		struct mtree *t = s->writer_private ? &s->private_mt : &s->mt;
@@ -123,41 +138,56 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-static void phase(struct shared *s, unsigned readers, int with_writer, double seconds,
-		  double *reads_per_s, double *writes_per_s)
+static uint64_t now_ns(void)
 {
-	pthread_t th[17];
-	unsigned nt = 0;
-	struct timespec d = {(time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9)};
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
 
-	atomic_store(&s->go, false);
+/*
+ * One paired run: windows of WINDOW_NS, the writer on in one of each pair
+ * (random which). *off and *on: the reader's lookups per second in each
+ * kind of window; *wps: the writer's writes per second of "on" time.
+ */
+static void paired(struct shared *s, double seconds, double *off, double *on, double *wps)
+{
+	pthread_t rd, wr;
+	uint64_t cnt[2] = {0, 0}, ns[2] = {0, 0};
+	unsigned seed = 4242;
+	long pairs = (long)(seconds * 1e9 / (2.0 * WINDOW_NS));
+	struct timespec w = {0, WINDOW_NS};
+
 	atomic_store(&s->stop, false);
+	atomic_store(&s->writer_on, 0);
 	atomic_store(&s->reads, 0);
 	atomic_store(&s->writes, 0);
-	for (unsigned i = 0; i < readers && nt < 16; i++)
-		pthread_create(&th[nt++], NULL, reader, s);
-	if (with_writer)
-		pthread_create(&th[nt++], NULL, writer, s);
-	atomic_store_explicit(&s->go, true, memory_order_release);
-	nanosleep(&d, NULL);
+	pthread_create(&rd, NULL, reader, s);
+	pthread_create(&wr, NULL, writer, s);
+	nanosleep(&w, NULL); /* let both start */
+	for (long p = 0; p < (pairs > 0 ? pairs : 1); p++) {
+		int first = rand_r(&seed) & 1;
+		for (int k = 0; k < 2; k++) {
+			int state = k ? !first : first;
+			atomic_store_explicit(&s->writer_on, state, memory_order_release);
+			if (state)
+				futex_wake(&s->writer_on);
+			long r0 = atomic_load_explicit(&s->reads, memory_order_relaxed);
+			uint64_t t0 = now_ns();
+			nanosleep(&w, NULL);
+			cnt[state] += (uint64_t)(atomic_load_explicit(&s->reads, memory_order_relaxed) - r0);
+			ns[state] += now_ns() - t0;
+		}
+	}
 	atomic_store(&s->stop, true);
-	for (unsigned i = 0; i < nt; i++)
-		pthread_join(th[i], NULL);
-	*reads_per_s = (double)atomic_load(&s->reads) / seconds;
-	if (writes_per_s)
-		*writes_per_s = (double)atomic_load(&s->writes) / seconds;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
+	atomic_store(&s->writer_on, 1);
+	futex_wake(&s->writer_on);
+	pthread_join(rd, NULL);
+	pthread_join(wr, NULL);
+	*off = ns[0] ? (double)cnt[0] * 1e9 / (double)ns[0] : 0;
+	*on = ns[1] ? (double)cnt[1] * 1e9 / (double)ns[1] : 0;
+	if (wps)
+		*wps = ns[1] ? (double)atomic_load(&s->writes) * 1e9 / (double)ns[1] : 0;
 }
 
 int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench_result *out)
@@ -189,38 +219,27 @@ int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench
 		a += len + ((1 + (unsigned long)rand_r(&seed) % 4) << 12);
 	}
 
-	/*
-	 * Interleave short rounds of the phases and keep the median of each,
-	 * so that load from other processes on this shared machine hits all
-	 * phases alike instead of skewing whichever ran during it.
-	 */
-	enum { ROUNDS = 5 };
-	double alone[ROUNDS], with[ROUNDS], priv[ROUNDS], plain[ROUNDS], rw[ROUNDS], wr_rcu[ROUNDS],
-		wr_rw[ROUNDS];
-	double slice = seconds / ROUNDS;
-	out->readers = readers;
-	for (int r = 0; r < ROUNDS; r++) {
-		mt_set_rcu(&s->mt, true);
-		s->use_rwlock = 0;
-		phase(s, readers, 0, slice, &alone[r], NULL);
-		phase(s, readers, 1, slice, &with[r], &wr_rcu[r]);
-		s->writer_private = 1;
-		phase(s, readers, 1, slice, &priv[r], NULL);
-		mt_set_rcu(&s->private_mt, false);
-		phase(s, readers, 1, slice, &plain[r], NULL);
-		mt_set_rcu(&s->private_mt, true);
-		s->writer_private = 0;
-		mt_set_rcu(&s->mt, false);
-		s->use_rwlock = 1;
-		phase(s, readers, 1, slice, &rw[r], &wr_rw[r]);
-	}
-	out->readers_alone_ops = median(alone, ROUNDS);
-	out->readers_with_writer_ops = median(with, ROUNDS);
-	out->rwlock_with_writer_ops = median(rw, ROUNDS);
-	out->readers_with_private_writer_ops = median(priv, ROUNDS);
-	out->readers_with_plain_writer_ops = median(plain, ROUNDS);
-	out->rcu_writer_ops = median(wr_rcu, ROUNDS);
-	out->rwlock_writer_ops = median(wr_rw, ROUNDS);
+	double off, off_priv, off_plain, off_rw;
+	(void)readers; /* one reader thread: the machine has two CPUs */
+	out->readers = 1;
+	/* 1. shared tree, RCU mode */
+	paired(s, seconds, &off, &out->readers_with_writer_ops, &out->rcu_writer_ops);
+	out->readers_alone_ops = off;
+	/* 2. control: a private RCU tree */
+	s->writer_private = 1;
+	paired(s, seconds, &off_priv, &out->readers_with_private_writer_ops, NULL);
+	/* 3. control: a private plain tree */
+	mt_set_rcu(&s->private_mt, false);
+	paired(s, seconds, &off_plain, &out->readers_with_plain_writer_ops, NULL);
+	s->writer_private = 0;
+	/* 4. rwlock */
+	mt_set_rcu(&s->mt, false);
+	s->use_rwlock = 1;
+	paired(s, seconds, &off_rw, &out->rwlock_with_writer_ops, &out->rwlock_writer_ops);
+	/* each run's "on" rate against its own "off" windows, scaled to run 1's */
+	out->readers_with_private_writer_ops *= off_priv > 0 ? off / off_priv : 0;
+	out->readers_with_plain_writer_ops *= off_plain > 0 ? off / off_plain : 0;
+	out->rwlock_alone_ops = off_rw;
 
 	mt_destroy(&s->mt);
 	mt_destroy(&s->private_mt);

@@ -14,10 +14,13 @@ struct rcu_bench_result {
 	double readers_with_plain_writer_ops;	/* control: that tree not in RCU mode (no grace periods) */
 	double rcu_writer_ops;		/* writes/s done by the writer beside RCU readers */
 	double rwlock_writer_ops;	/* writes/s done by the writer beside rwlock readers */
+	double rwlock_alone_ops;	/* lookups/s under the rwlock's read side, no writer */
 	unsigned readers;
 };
 
-/* Runs each phase for `seconds`; n entries shaped like VMAs. 0 or -errno. */
+/* Runs each of the four paired runs for `seconds` (rcu_bench.c); n entries
+ * shaped like VMAs; one reader thread. The "with" rates of the controls are
+ * scaled to the first run's "alone" rate. 0 or -errno. */
 int rcu_bench_run(unsigned n, double seconds, unsigned readers, struct rcu_bench_result *out);
 
 #endif
