@@ -6,76 +6,77 @@
 # tests/shim/shimtest.c: the kernel's work must not depend on the layout);
 # LOOP_FREE=1 lets the kernel place read-write pages (the layout then counts).
 #
-# The machine is shared and noisy, so the configurations are run in
-# interleaved rounds (ROUNDS, default 9; strace in 3); a ratio is the median
-# over the rounds of (run / the plain run of the same round). Two measures:
-#   loop  the loop's own time, printed by the program (the target's slowdown)
+# The machine is shared and its speed drifts within seconds, so the
+# configurations run in ROUNDS interleaved rounds (default 9; bench/rounds.sh:
+# random order, a plain run on either side of each run, ratio to the mean of
+# those two). Measures, each as ns per iteration:
+#   loop  the median chunk of 500 iterations (the loop's own time, with the
+#         moments the machine took the CPU away left out): the target's
+#         slowdown, and what the targets are about
+#   cpu   the target's user+sys time over the whole loop (getrusage)
 #   wall  the whole process under `vmatop record` (start-up, draining, exit)
-# and cpu, the target's own user+sys time (getrusage; steadier on a shared
-# machine than elapsed time). Targets: shim <= 1.10x without stacks, <= 2x
-# with stacks of depth 16 (loop ratio).
+# strace runs a tenth of the iterations (it is ~40x slower; per-iteration
+# numbers compare all the same). Targets: shim <= 1.10x without stacks,
+# <= 2x with stacks of depth 16 (loop ratio).
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/rounds.sh"
 B=${1:-build}
 T=$B/tests/shim/shimtest
 V=$B/vmatop
-N=${LOOPS:-200000}
+N=${LOOPS:-100000}
 ROUNDS=${ROUNDS:-9}
-export LOOPS=$N
 [ -x "$T" ] || make -s "$T" >/dev/null
 # the shim alone (the BPF source has its own benchmark)
 NOBPF=$("$V" record --help 2>&1 | grep -q -- --no-bpf && echo --no-bpf)
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-run() { # name cmd...: appends "wall loop" (ns) to $D/name
-	local name=$1; shift
-	local t0=$(date +%s%N)
-	"$@" >/dev/null 2>"$D/err"
-	local t=$(( $(date +%s%N) - t0 ))
-	local l=$(sed -n 's/^loop \([0-9]*\) ns.*$/\1/p' "$D/err" | tail -1)
-	local c=$(sed -n 's/^loop [0-9]* ns user \([0-9]*\) us sys \([0-9]*\) us$/\1 \2/p' "$D/err" |
-		tail -1 | awk '{printf "%d\n", ($1 + $2) * 1000}')
-	echo "$t ${l:-0} ${c:-0}" >>"$D/$name"
+
+one() { # iterations cmd...: prints "loop cpu wall" in ns per iteration
+	local n=$1
+	shift
+	local t0 t
+	t0=$(date +%s%N)
+	LOOPS=$n "$@" >/dev/null 2>"$D/err"
+	t=$(($(date +%s%N) - t0))
+	sed -n 's/^loop [0-9]* ns user \([0-9]*\) us sys \([0-9]*\) us median \([0-9.]*\) ns\/iter$/\3 \1 \2/p' \
+		"$D/err" | tail -1 | awk -v n="$n" -v t="$t" \
+		'{ printf "%.1f %.1f %.1f\n", $1, ($2 + $3) * 1000 / n, t / n }'
 }
-have_strace=$(command -v strace >/dev/null && echo 1)
-for r in $(seq 1 "$ROUNDS"); do
-	run plain "$T" loop
-	run shim "$V" record $NOBPF -o "$D/a.vmt" -- "$T" loop
-	run stacks "$V" record $NOBPF --stacks=16 -o "$D/b.vmt" -- "$T" loop
-	if [ -n "$have_strace" ] && [ "$r" -le 3 ]; then
-		run strace strace -f -e trace=%memory -o /dev/null "$T" loop
+run() {
+	case $1 in
+	plain) one "$N" "$T" loop ;;
+	shim) one "$N" "$V" record $NOBPF -o "$D/a.vmt" -- "$T" loop ;;
+	stacks) one "$N" "$V" record $NOBPF --stacks=16 -o "$D/b.vmt" -- "$T" loop ;;
+	strace) one $((N / 10)) strace -f -e trace=%memory -o /dev/null "$T" loop ;;
+	esac
+}
+CONFIGS="plain shim stacks"
+command -v strace >/dev/null && CONFIGS="$CONFIGS strace"
+bench_rounds "$ROUNDS" $CONFIGS
+
+printf 'mmap+munmap loop, %d iterations a run, %d rounds; ns per iteration (median over rounds)\n' \
+	"$N" "$ROUNDS"
+printf '%-28s %8s %8s %8s   %-22s %7s %7s\n' "" "loop" "cpu" "wall" "loop ratio [range]" \
+	"cpu" "wall"
+declare -A label=([plain]="plain" [shim]="vmatop record (no stacks)"
+	[stacks]="vmatop record --stacks=16" [strace]="strace -f -e trace=%memory")
+for c in $CONFIGS; do
+	[ -s "$D/$c" ] || continue
+	if [ "$c" = plain ]; then
+		r="1.00x" rc="1.00x" rw="1.00x"
+	else
+		r=$(printf '%.2fx [%.2f - %.2f]' "$(bench_med "$D/$c.r" 1)" "$(bench_lo "$D/$c.r" 1)" \
+			"$(bench_hi "$D/$c.r" 1)")
+		rc=$(printf '%.2fx' "$(bench_med "$D/$c.r" 2)")
+		rw=$(printf '%.2fx' "$(bench_med "$D/$c.r" 3)")
+		bench_med "$D/$c.r" 1 >"$D/$c.med"
 	fi
+	printf '%-28s %8.0f %8.0f %8.0f   %-22s %7s %7s\n' "${label[$c]}" "$(bench_med "$D/$c" 1)" \
+		"$(bench_med "$D/$c" 2)" "$(bench_med "$D/$c" 3)" "$r" "$rc" "$rw"
 done
-stat() { # file column -> "median min"
-	cut -d' ' -f"$2" "$1" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)], v[1]}'
-}
-paired() { # file column -> median over rounds of (this run / the plain run of the same round)
-	head -n "$(wc -l <"$1")" "$D/plain" | paste -d' ' "$1" - |
-		awk -v c="$2" '{split($0, f, " "); if (f[c + 3] > 0) print f[c] / f[c + 3]}' |
-		sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
-}
-read -r pl_lm pl_lb < <(stat "$D/plain" 2)
-printf 'mmap+munmap loop, %d iterations, %d rounds (ns per iteration)\n' "$N" "$ROUNDS"
-printf '%-28s %10s %10s %8s %10s %8s %10s %8s\n' "" "loop med" "loop best" "ratio" "cpu med" \
-	"ratio" "wall med" "ratio"
-row() {
-	local name=$1 label=$2
-	[ -s "$D/$name" ] || return
-	read -r lm lb < <(stat "$D/$name" 2)
-	read -r cm cb < <(stat "$D/$name" 3)
-	read -r wm wb < <(stat "$D/$name" 1)
-	local cpu="-" cr="-"
-	if [ "$cm" != 0 ]; then
-		cpu=$(printf '%.0f' "$(echo "$cm / $N" | bc -l)")
-		cr=$(printf '%.2fx' "$(paired "$D/$name" 3)")
-	fi
-	printf '%-28s %10.0f %10.0f %7.2fx %10s %8s %10.0f %7.2fx\n' "$label" \
-		"$(echo "$lm / $N" | bc -l)" "$(echo "$lb / $N" | bc -l)" "$(paired "$D/$name" 2)" \
-		"$cpu" "$cr" "$(echo "$wm / $N" | bc -l)" "$(paired "$D/$name" 1)"
-}
-row plain "plain"
-row shim "vmatop record (no stacks)"
-row stacks "vmatop record --stacks=16"
-row strace "strace -f -e trace=%memory"
-echo "loop: the loop's own time; cpu: the target's user+sys time; wall: the whole run under"
-echo "vmatop record. ratio: median over the rounds of (run / plain run of the same round)"
-echo "targets (loop ratio): no stacks <= 1.10x, stacks 16 <= 2.00x"
+echo "loop: median chunk of the loop; cpu: the target's user+sys; wall: the whole run."
+echo "ratio: to the plain runs on either side, median over the rounds [lowest - highest]"
+verdict() { awk -v r="$(cat "$D/$1.med" 2>/dev/null || echo 0)" -v t="$2" \
+	'BEGIN { printf "%.2fx (target <= %.2fx: %s)", r, t, (r > 0 && r <= t) ? "met" : "NOT met" }'; }
+echo "shim without stacks: $(verdict shim 1.10); with stacks of depth 16: $(verdict stacks 2.00)"

@@ -473,8 +473,8 @@ void shim_init(void)
 		shim_depth--;
 		return;
 	}
+	stacks_init(); /* may turn stacks off: before the record that says the depth */
 	emit_proc_start(VMT_CAUSE_INIT, getppid(), 0, 0);
-	stacks_init();
 	extern void *__curbrk;
 	S.brk_seen = (uintptr_t)__curbrk;
 	shim_stamp(); /* before the seed: the seed lists its page */

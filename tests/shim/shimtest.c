@@ -452,7 +452,8 @@ static void s_selfmaps(void)
 
 /*
  * The benchmark loop (bench/bench-shim.sh): prints its own time and CPU time
- * to stderr ("loop N ns user U us sys S us") so the ratio can leave out
+ * to stderr ("loop N ns user U us sys S us median M ns/iter", M the median
+ * of chunks of 500 iterations) so the ratio can leave out
  * process start and exit. Each page is mapped into the same one-page hole
  * between two PROT_NONE pages (an address hint, not MAP_FIXED), so the
  * kernel does the same work in every run: a page mapped wherever the free
@@ -460,6 +461,12 @@ static void s_selfmaps(void)
  * with and without the shim, and the ratio would measure the layout.
  * LOOP_FREE=1: no hint (read-write pages where the kernel puts them).
  */
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return (a > b) - (a < b);
+}
+
 static void s_loop(void)
 {
 	long n = getenv("LOOPS") ? atol(getenv("LOOPS")) : 100000;
@@ -471,19 +478,35 @@ static void s_loop(void)
 		hole += PG;
 	}
 	int prot = free_place ? PROT_READ | PROT_WRITE : PROT_READ;
-	struct timespec a, b;
+	enum { CHUNK = 500 };
+	long nchunks = n / CHUNK > 0 ? n / CHUNK : 1;
+	double *chunk = calloc((size_t)nchunks, sizeof(*chunk));
+	CHECK(chunk != NULL);
+	struct timespec a, b, c0, c1;
 	clock_gettime(CLOCK_MONOTONIC, &a);
+	c0 = a;
 	for (long i = 0; i < n; i++) {
 		void *p = mmap(hole, PG, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		munmap(p, PG);
+		if ((i + 1) % CHUNK == 0 && (i + 1) / CHUNK <= nchunks) {
+			clock_gettime(CLOCK_MONOTONIC, &c1);
+			chunk[(i + 1) / CHUNK - 1] =
+				((double)(c1.tv_sec - c0.tv_sec) * 1e9 + (double)(c1.tv_nsec - c0.tv_nsec)) /
+				CHUNK;
+			c0 = c1;
+		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	fprintf(stderr, "loop %lld ns user %lld us sys %lld us\n",
+	/* the median chunk: ns per iteration with the moments the machine took
+	 * the CPU away left out */
+	qsort(chunk, (size_t)nchunks, sizeof(*chunk), cmp_double);
+	fprintf(stderr, "loop %lld ns user %lld us sys %lld us median %.1f ns/iter\n",
 		(long long)(b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec),
 		(long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
-		(long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec);
+		(long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec, chunk[nchunks / 2]);
+	free(chunk);
 }
 
 static const struct {
