@@ -23,6 +23,8 @@
 # adds <= 25%. Then the fork benchmark (vmatop bench fork).
 # Needs root for the BPF rows (skipped otherwise).
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/rounds.sh"
 B=${1:-build}
 V=$B/vmatop
 L=$B/tests/bpf/wl_lock
@@ -73,41 +75,25 @@ declare -A label=([plain]="plain" [bpf]="BPF: address space (attach)"
 	[bpflock]="BPF: + mmap_lock (attach --mmap-lock)" [shim]="shim (record --no-bpf)"
 	[shimbpf]="shim + BPF (record)" [strace]="strace -f -e trace=%memory")
 
-# rounds: in each, the configurations in a fresh random order with a plain
-# run before each and after the last; a configuration's ratio is to the mean
-# of the plain runs on either side of it (the machine's speed drifts within
-# seconds). Values in $D/<config> ("wall cpu" per line), ratios in $D/<config>.r
-for r in $(seq "$ROUNDS"); do
-	order=$(for c in $CONFIGS; do [ "$c" = plain ] || echo "$RANDOM $c"; done | sort -n | cut -d' ' -f2)
-	prev=$(run plain)
-	prev=${prev:-0 0}
-	echo "$prev" >>"$D/plain"
-	echo "1 1" >>"$D/plain.r"
-	for c in $order; do
-		v=$(run "$c")
-		next=$(run plain)
-		next=${next:-0 0}
-		echo "$next" >>"$D/plain"
-		echo "${v:-0 0}" >>"$D/$c"
-		echo "$prev $next ${v:-0 0}" | awk '{ pw = ($1 + $3) / 2; pc = ($2 + $4) / 2;
-			if (pw > 0 && $5 > 0) printf "%.4f %.4f\n", $5 / pw, $6 / pc }' >>"$D/$c.r"
-		prev=$next
-	done
-done
+# rounds (bench/rounds.sh): random order, a plain run on either side of
+# each run, ratio to the mean of those two. $D/<config>: "wall cpu" per
+# round, $D/<config>.r: the ratios
+bench_rounds "$ROUNDS" $CONFIGS
 
-med() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
-lo() { sort -g | head -1; }
-hi() { sort -g | tail -1; }
 echo "mmap+munmap loop, $N iterations per run, $ROUNDS rounds (ns per iteration: median chunk;"
 echo "ratio: to the plain runs next to it, median round [lowest - highest])"
 printf '%-40s %9s %9s %8s %17s\n' "" "wall ns" "cpu ns" "ratio" "range"
 for c in $CONFIGS; do
-	[ -s "$D/$c.r" ] || continue
-	w=$(cut -d' ' -f1 "$D/$c" | med)
-	cpu=$(cut -d' ' -f2 "$D/$c" | med)
-	rm_=$(cut -d' ' -f1 "$D/$c.r" | med)
+	[ -s "$D/$c" ] || continue
+	w=$(bench_med "$D/$c" 1)
+	cpu=$(bench_med "$D/$c" 2)
+	if [ "$c" = plain ]; then
+		printf '%-40s %9.0f %9.0f %7.2fx\n' "${label[$c]}" "$w" "$cpu" 1
+		continue
+	fi
+	rm_=$(bench_med "$D/$c.r" 1)
 	printf '%-40s %9.0f %9.0f %7.2fx %8.2f - %5.2f\n' "${label[$c]}" "$w" "$cpu" "$rm_" \
-		"$(cut -d' ' -f1 "$D/$c.r" | lo)" "$(cut -d' ' -f1 "$D/$c.r" | hi)"
+		"$(bench_lo "$D/$c.r" 1)" "$(bench_hi "$D/$c.r" 1)"
 	echo "$rm_" >"$D/$c.med"
 done
 if [ $root = 1 ] && [ -s "$D/bpf.med" ]; then
