@@ -32,7 +32,7 @@ $(BUILD)/tests/tree-%-asan.t: tests/tree/%.c tests/tree/common.c tests/tree/comm
 .PHONY: tree-tests
 tree-tests: $(TREE_T_PROGS) $(TREE_T_ASAN)
 	@TESTS_ONLY="$(TREE_T_PROGS) $(TREE_T_ASAN) tests/tree-valgrind.t" \
-		bash tests/run-tests.sh $(BUILD)
+		bash tests/run-tests.sh $(BUILD) tree
 
 TESTS += $(TREE_T_PROGS) $(TREE_T_ASAN)
 # ---- end of tree tests ---------------------------------------------------
@@ -91,7 +91,7 @@ BPFT_PROGS += $(BUILD)/tests/bpf-cli.t
 
 .PHONY: bpf-tests
 bpf-tests: $(BPFT_PROGS) $(BPFT_WL) $(VMATOP)
-	@TESTS_ONLY="$(BPFT_PROGS)" bash tests/run-tests.sh $(BUILD)
+	@TESTS_ONLY="$(BPFT_PROGS)" bash tests/run-tests.sh $(BUILD) bpf
 
 TESTS += $(BPFT_PROGS) $(BPFT_WL)
 # ---- end of bpf tests --------------------------------------------------------
@@ -130,5 +130,5 @@ TESTS += $(SHIMT_PROGS)
 
 .PHONY: shim-tests
 shim-tests: all $(SHIMT_PROGS)
-	@TESTS_ONLY="$(wildcard tests/shim-*.t)" bash tests/run-tests.sh $(BUILD)
+	@TESTS_ONLY="$(wildcard tests/shim-*.t)" bash tests/run-tests.sh $(BUILD) shim
 # ---- end of shim tests -------------------------------------------------------

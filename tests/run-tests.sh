@@ -5,7 +5,8 @@
 # Tests that need root or BPF print "ok N # skip <reason>" elsewhere.
 # Every test runs under tests/run-one.sh: a time limit (TEST_TIMEOUT, default
 # 600 s), its own process group, stdin from /dev/null. The full TAP stream
-# goes to $BUILD/test.log; the console gets each file's line as it starts and
+# goes to $BUILD/test.log (test-NAME.log for `run-tests.sh BUILD NAME`,
+# the targeted runs); the console gets each file's line as it starts and
 # ends, plus failures and skips, so a long run shows where it is.
 set -u
 build=${1:-build}
@@ -16,7 +17,9 @@ if [[ ${#progs[@]} -eq 0 ]]; then
 	echo "no tests found" >&2
 	exit 1
 fi
-log="$build/test.log"
+# a targeted run (make tree-tests, ...) names itself: its own log, so it does
+# not overwrite the log of the last full run
+log="$build/test${2:+-$2}.log"
 mkdir -p "$build"
 export VMATOP_BUILD="$build"
 here=$(cd "$(dirname "$0")" && pwd)

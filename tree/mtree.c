@@ -283,7 +283,6 @@ void *mtc_next(struct mt_cursor *c, unsigned long max)
 void *mtc_prev(struct mt_cursor *c, unsigned long min)
 {
 	unsigned long from;
-	struct mt_range r;
 
 	if (c->cur.entry) {
 		if (c->cur.first == 0 || c->cur.first - 1 < min)
@@ -292,13 +291,48 @@ void *mtc_prev(struct mt_cursor *c, unsigned long min)
 	} else {
 		from = c->index;
 	}
-	if (!mt_prev(c->mt, from, min, &r))
-		return NULL;
-	c->cur = r;
-	c->done = r.last == ULONG_MAX;
-	c->index = r.last + 1;
-	c->node = NULL;
-	return r.entry;
+	for (;;) {
+		/* stay on the leaf while it covers `from` (a root descent only
+		 * per leaf, as in mtc_next) */
+		if (!c->node || c->seq != __atomic_load_n(&c->mt->seq, __ATOMIC_RELAXED) ||
+		    mt_node_dead(c->node) || from < c->min || from > c->max) {
+			c->index = from;
+			if (!cursor_seek(c))
+				return NULL;
+		}
+		struct mt_node *n = c->node;
+		void **slot = mt_slots(n);
+		unsigned i = 0;
+		while (i < n->end && mt_slot_max(n, i, c->max) < from)
+			i++;
+		for (;; i--) {
+			unsigned long e = mt_slot_max(n, i, c->max);
+			void *entry;
+			if (e < min)
+				return NULL;
+			entry = MT_READ(slot[i]);
+			if (entry) {
+				if (mt_node_dead(n))
+					break;
+				c->cur.first = mt_slot_min(n, i, c->min);
+				c->cur.last = e;
+				c->cur.entry = entry;
+				c->slot = i + 1;
+				c->done = e == ULONG_MAX;
+				c->index = e + 1;
+				return entry;
+			}
+			if (i == 0)
+				break;
+		}
+		if (mt_node_dead(n)) {
+			c->node = NULL;
+			continue;
+		}
+		if (c->min == 0 || c->min - 1 < min)
+			return NULL;
+		from = c->min - 1;
+	}
 }
 
 int mtc_replace(struct mt_cursor *c, void *entry)

@@ -281,7 +281,8 @@ void mtc_init(struct mt_cursor *c, struct mtree *mt, unsigned long index);
 void *mtc_next(struct mt_cursor *c, unsigned long max);
 /*
  * The previous entry before the last one returned (or at/below index), down
- * to min. O(log n) a step (it searches from the root), unlike mtc_next.
+ * to min. Like mtc_next it stays on its leaf: a root descent per leaf, not
+ * per step.
  */
 void *mtc_prev(struct mt_cursor *c, unsigned long min);
 /*
