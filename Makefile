@@ -40,6 +40,7 @@ include preload/build.mk
 include bpf/build.mk
 include cli/build.mk
 include tests/build.mk
+include tests/fuzz/build.mk
 
 real-all: $(ALL)
 

@@ -162,7 +162,8 @@ static void apply_list(struct proc *p, uint64_t lo, uint64_t hi, struct vmt_vma 
 						     : VO_DISCOVER;
 	if (!p->as)
 		p->as = aspace_new();
-	qsort(v, n, sizeof(*v), cmp_vmt_vma);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_vmt_vma);
 	/* A list is VMAs that do not overlap; one that does (a damaged trace)
 	 * keeps the first of each overlap, so every entry is stored once. */
 	size_t k = 0;
@@ -231,7 +232,8 @@ static void compare_snapshot(struct model *m, struct proc *p, const struct vmt_r
 				.label = end->p.list.label_hash,
 				.cause = end->p.list.cause,
 				.incomplete = incomplete};
-	qsort(v, n, sizeof(*v), cmp_vmt_vma);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_vmt_vma);
 	s.kernel = n;
 	s.mirrored = aspace_count(p->as);
 	char a[8192], b[8192];
@@ -498,8 +500,10 @@ static void proc_start(struct model *m, struct proc *p, const struct vmt_rec *r)
 		}
 		struct proc *par = proc_latest(m, p->ppid, p);
 		if (par) {
+			free(p->mods);
 			p->mods = xmalloc((par->nmods ? par->nmods : 1) * sizeof(*p->mods));
-			memcpy(p->mods, par->mods, par->nmods * sizeof(*p->mods));
+			if (par->nmods)
+				memcpy(p->mods, par->mods, par->nmods * sizeof(*p->mods));
 			p->nmods = p->mods_cap = par->nmods;
 			for (size_t i = 0; i < par->nforks; i++)
 				if (par->forks[i].child == p->pid)
@@ -674,10 +678,17 @@ static void visit(const struct vmt_rec *r, size_t idx, void *ctx)
 	}
 }
 
+#ifdef VMATOP_FUZZ
+struct model *fuzz_model;
+#endif
+
 void model_init(struct model *m, struct trace *t)
 {
 	memset(m, 0, sizeof(*m));
 	m->t = t;
+#ifdef VMATOP_FUZZ
+	fuzz_model = m;
+#endif
 }
 
 void model_run(struct model *m)
@@ -705,6 +716,9 @@ void model_unload(struct model *m)
 
 void model_free(struct model *m)
 {
+#ifdef VMATOP_FUZZ
+	fuzz_model = NULL;
+#endif
 	bpf_model_free(m);
 	for (size_t i = 0; i < m->nprocs; i++) {
 		struct proc *p = m->procs[i];

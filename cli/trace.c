@@ -187,10 +187,17 @@ static int known_type(unsigned type)
 	return vmt_type_name(type) != NULL;
 }
 
+#ifdef VMATOP_FUZZ
+struct trace *fuzz_trace;
+#endif
+
 void trace_open(struct trace *t, const char *path)
 {
 	memset(t, 0, sizeof(*t));
 	t->path = path;
+#ifdef VMATOP_FUZZ
+	fuzz_trace = t;
+#endif
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		diex(EXIT_USAGE, "%s: cannot open: %s", path, strerror(errno));
@@ -284,6 +291,9 @@ void trace_open(struct trace *t, const char *path)
 
 void trace_close(struct trace *t)
 {
+#ifdef VMATOP_FUZZ
+	fuzz_trace = NULL;
+#endif
 	for (size_t i = 0; i < t->nstrs_cap; i++)
 		free(t->strs[i].text);
 	free(t->strs);

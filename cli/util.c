@@ -13,9 +13,18 @@
 
 const char *prog = "vmatop";
 
+#ifdef VMATOP_FUZZ
+/* tests/fuzz: an error ends the input, not the fuzzer (see util.h) */
+jmp_buf *fuzz_exit;
+#endif
+
 void warnx_(const char *fmt, ...)
 {
 	va_list ap;
+#ifdef VMATOP_FUZZ
+	if (fuzz_exit)
+		return; /* thousands of inputs a second: no messages */
+#endif
 	va_start(ap, fmt);
 	fprintf(stderr, "%s: ", prog);
 	vfprintf(stderr, fmt, ap);
@@ -26,6 +35,10 @@ void warnx_(const char *fmt, ...)
 void diex(int code, const char *fmt, ...)
 {
 	va_list ap;
+#ifdef VMATOP_FUZZ
+	if (fuzz_exit)
+		longjmp(*fuzz_exit, code + 1);
+#endif
 	va_start(ap, fmt);
 	fprintf(stderr, "%s: ", prog);
 	vfprintf(stderr, fmt, ap);

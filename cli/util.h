@@ -16,6 +16,17 @@ extern const char *prog; /* "vmatop" */
 
 void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void diex(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+#ifdef VMATOP_FUZZ
+/* The fuzz build (tests/fuzz/fuzz_trace.c): when set, diex() longjmps here
+ * with code + 1 instead of exiting, and the commands' open trace and model
+ * are known (fuzz_trace, fuzz_model) so the harness can free them. */
+#include <setjmp.h>
+struct trace;
+struct model;
+extern jmp_buf *fuzz_exit;
+extern struct trace *fuzz_trace;
+extern struct model *fuzz_model;
+#endif
 void *xmalloc(size_t n);
 void *xcalloc(size_t a, size_t b);
 void *xrealloc(void *p, size_t n);
