@@ -11,7 +11,7 @@ NOBPF=$("$V" record --help 2>&1 | grep -q -- --no-bpf && echo --no-bpf)
 T=$B/tests/shim/shimtest
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-echo "1..15"
+echo "1..16"
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 is() { [ "$1" = "$2" ]; ok $? "$3 (got $1, want $2)"; }
@@ -61,3 +61,10 @@ sh -c 'ls -l /proc/self/fd' >"$D/fd.base"
 with=$(grep -c -- '->' "$D/fd.out"); base=$(grep -c -- '->' "$D/fd.base")
 ours=$(grep -cE ' 1[0-9]{3} -> /proc/[0-9]+/maps$' "$D/fd.out")
 is "$((with - ours)):$ours" "$base:1" "no fd leaked into the target (only the shim's CLOEXEC maps fd)"
+# libunwind is loaded only for --stacks: without, the target's own map shows
+# just the shim's mappings
+"$V" record $NOBPF -o "$D/u.vmt" -- sh -c 'cat /proc/$$/maps' >"$D/u0" 2>/dev/null
+"$V" record $NOBPF --stacks=4 -o "$D/u.vmt" -- sh -c 'cat /proc/$$/maps' >"$D/u1" 2>/dev/null
+w0=$(grep -c libvmatop "$D/u0"); u0=$(grep -c libunwind "$D/u0"); u1=$(grep -c libunwind "$D/u1")
+[ "$w0" -gt 0 ] && [ "$u0" = 0 ] && [ "$u1" -gt 0 ]
+ok $? "libunwind mapped only with --stacks (shim mapped $w0, libunwind without $u0, with $u1)"
