@@ -380,6 +380,7 @@ static void do_fork(struct model *m, const struct vmt_rec *r)
 	if (r->flags & VMT_BPFH_SHARED) {
 		bp(ch)->shared = 1; /* its lists name the parent's mm */
 	} else {
+		aspace_free(ch->as);
 		ch->as = aspace_dup(par->as, &dup_ns);
 		set_owner(m, f->child_mm, ch);
 		struct bpf_proc *cx = bp(ch), *pxx = bp(par);
@@ -446,6 +447,7 @@ static void do_exec(struct model *m, const struct vmt_rec *r)
 		const char *base = strrchr(path, '/');
 		snprintf(p->comm, sizeof(p->comm), "%s", base ? base + 1 : path);
 	}
+	aspace_free(p->as);
 	p->as = aspace_new();
 	set_owner(m, e->mm, p);
 }

@@ -485,6 +485,12 @@ static void proc_start(struct model *m, struct proc *p, const struct vmt_rec *r)
 	struct proc *prev = proc_latest(m, p->pid, p);
 	if (r->p.proc.cause == VMT_CAUSE_FORK) {
 		struct pending_fork *f = r->p.proc.fork_id ? pf_find(m, r->p.proc.fork_id) : NULL;
+		/* records before the start (a damaged trace) may have made a tree:
+		 * the fork's copy replaces it */
+		if (!bpf_model_owns(p)) {
+			aspace_free(p->as);
+			p->as = NULL;
+		}
 		if (bpf_model_owns(p)) { /* BPF made the child's tree at the fork */
 			if (f) {
 				aspace_free(f->as);
