@@ -86,11 +86,11 @@ void aspace_split(struct aspace *as, uint64_t addr)
 /* Remove [lo, hi), trimming VMAs that straddle the ends. */
 void aspace_erase(struct aspace *as, uint64_t lo, uint64_t hi)
 {
-	if (hi <= lo)
-		return;
+	struct mt_range r;
+	if (hi <= lo || !mt_next(&as->mt, lo, hi - 1, &r))
+		return; /* nothing there: no write (a new mmap's list lands here) */
 	aspace_split(as, lo);
 	aspace_split(as, hi);
-	struct mt_range r;
 	uint64_t idx = lo;
 	while (idx < hi && mt_next(&as->mt, idx, hi - 1, &r)) {
 		free(r.entry);
