@@ -460,6 +460,8 @@ static void s_selfmaps(void)
  * gap is would merge (or not) with whatever lies next to it, which differs
  * with and without the shim, and the ratio would measure the layout.
  * LOOP_FREE=1: no hint (read-write pages where the kernel puts them).
+ * LOOP_AT=ADDR: the hole at a fixed address: how much the kernel's cost
+ * depends on the neighbourhood of the hole in the mm's maple tree.
  */
 static int cmp_double(const void *x, const void *y)
 {
@@ -473,7 +475,11 @@ static void s_loop(void)
 	int free_place = getenv("LOOP_FREE") != NULL;
 	char *hole = NULL;
 	if (!free_place) {
-		hole = anon(3 * PG, PROT_NONE);
+		const char *at = getenv("LOOP_AT");
+		hole = at ? mmap((void *)strtoul(at, NULL, 0), 3 * PG, PROT_NONE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0)
+			  : anon(3 * PG, PROT_NONE);
+		CHECK(hole != MAP_FAILED);
 		CHECK(munmap(hole + PG, PG) == 0);
 		hole += PG;
 	}
