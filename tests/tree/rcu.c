@@ -126,7 +126,7 @@ static void *reader(void *arg)
 		mt_rcu_read_lock();
 		uint64_t t0 = atomic_load(&clk);
 		struct mtree *mt = atomic_load_explicit(&cur, memory_order_acquire);
-		switch (rnd(&seed) % 5) {
+		switch (rnd(&seed) % 6) {
 		case 0: {
 			bool f = mt_load_range(mt, idx, &r);
 			uint64_t t1 = atomic_load(&clk);
@@ -172,6 +172,21 @@ static void *reader(void *arg)
 				prev_last = c.cur.last;
 				if (++k == 16)
 					break;
+			}
+			break;
+		}
+		case 4: { /* a cursor walking backwards (mtc_prev stays on its leaf) */
+			struct mt_cursor c;
+			void *e;
+			unsigned long min = idx > BASE + 64 * CELL ? idx - 64 * CELL : 0;
+			unsigned long prev_first = ULONG_MAX;
+			mtc_init(&c, mt, idx);
+			for (int k = 0; k < 16 && (e = mtc_prev(&c, min)); k++) {
+				uint64_t t1 = atomic_load(&clk);
+				check_entry("walk back", min, idx, &c.cur, t0, t1);
+				if (c.cur.first >= prev_first)
+					violation("walk back did not retreat", c.cur.first, e, t0, t1);
+				prev_first = c.cur.first;
 			}
 			break;
 		}
