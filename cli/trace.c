@@ -202,16 +202,22 @@ void trace_open(struct trace *t, const char *path)
 	if (fd < 0)
 		diex(EXIT_USAGE, "%s: cannot open: %s", path, strerror(errno));
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
 		diex(EXIT_USAGE, "%s: not a regular file", path);
+	}
 	t->size = (size_t)st.st_size;
-	if (t->size < sizeof(struct vmt_file_header))
+	if (t->size < sizeof(struct vmt_file_header)) {
+		close(fd);
 		diex(EXIT_USAGE, "%s: not a vmatop trace (only %zu bytes, the header needs %zu)",
 		     path, t->size, sizeof(struct vmt_file_header));
-	t->map = mmap(NULL, t->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	}
+	void *map = mmap(NULL, t->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	int map_errno = errno;
 	close(fd);
-	if (t->map == MAP_FAILED)
-		diex(EXIT_FAIL, "%s: cannot map: %s", path, strerror(errno));
+	if (map == MAP_FAILED)
+		diex(EXIT_FAIL, "%s: cannot map: %s", path, strerror(map_errno));
+	t->map = map;
 	t->hdr = (const struct vmt_file_header *)t->map;
 	if (memcmp(t->hdr->magic, VMT_FILE_MAGIC, 8))
 		diex(EXIT_USAGE, "%s: not a vmatop trace (bad magic at offset 0)", path);
@@ -300,7 +306,8 @@ void trace_close(struct trace *t)
 	for (size_t i = 0; i < t->nstreams; i++)
 		free(t->streams[i].idx);
 	free(t->streams);
-	munmap(t->map, t->size);
+	if (t->map)
+		munmap(t->map, t->size);
 }
 
 /* Binary heap of streams keyed by the timestamp of their next record. */

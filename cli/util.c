@@ -16,6 +16,7 @@ const char *prog = "vmatop";
 #ifdef VMATOP_FUZZ
 /* tests/fuzz: an error ends the input, not the fuzzer (see util.h) */
 jmp_buf *fuzz_exit;
+void (*fuzz_cleanup)(void);
 #endif
 
 void warnx_(const char *fmt, ...)
@@ -36,8 +37,11 @@ void diex(int code, const char *fmt, ...)
 {
 	va_list ap;
 #ifdef VMATOP_FUZZ
-	if (fuzz_exit)
+	if (fuzz_exit) {
+		if (fuzz_cleanup) /* while the command's frames still exist */
+			fuzz_cleanup();
 		longjmp(*fuzz_exit, code + 1);
+	}
 #endif
 	va_start(ap, fmt);
 	fprintf(stderr, "%s: ", prog);

@@ -17,13 +17,15 @@ extern const char *prog; /* "vmatop" */
 void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void diex(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 #ifdef VMATOP_FUZZ
-/* The fuzz build (tests/fuzz/fuzz_trace.c): when set, diex() longjmps here
- * with code + 1 instead of exiting, and the commands' open trace and model
- * are known (fuzz_trace, fuzz_model) so the harness can free them. */
+/* The fuzz build (tests/fuzz/fuzz_trace.c): when set, diex() calls
+ * fuzz_cleanup (the commands' open trace and model are known: fuzz_trace,
+ * fuzz_model, so it can free them while their frames still exist) and then
+ * longjmps here with code + 1 instead of exiting. */
 #include <setjmp.h>
 struct trace;
 struct model;
 extern jmp_buf *fuzz_exit;
+extern void (*fuzz_cleanup)(void);
 extern struct trace *fuzz_trace;
 extern struct model *fuzz_model;
 #endif

@@ -5,8 +5,8 @@
  * maps, maps --at, verify). Whatever the bytes, the answer must be a result
  * or a clear error (exit 2), never a crash, a hang or a sanitizer report.
  *
- * Built with -DVMATOP_FUZZ: diex() longjmps back here instead of exiting
- * (cli/util.h) and the harness frees the command's trace and model. Inputs
+ * Built with -DVMATOP_FUZZ: diex() frees the command's trace and model
+ * (cleanup below) and longjmps back here instead of exiting. Inputs
  * are written to a file in /dev/shm (the reader maps a path). Besides
  * libFuzzer's byte mutations, a custom mutator works on whole 96-byte
  * records (duplicate, drop, swap, move a field by a small amount, copy a
@@ -40,19 +40,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* diex() in a command: free what it has open (its frames still exist) */
+static void cleanup(void)
+{
+	if (fuzz_model)
+		model_free(fuzz_model);
+	if (fuzz_trace)
+		trace_close(fuzz_trace);
+}
+
 static void run(int argc, char **argv, int (*cmd)(int, char **))
 {
 	jmp_buf env;
 	fuzz_exit = &env;
-	if (setjmp(env) == 0) {
+	fuzz_cleanup = cleanup;
+	if (setjmp(env) == 0)
 		cmd(argc, argv);
-	} else {
-		/* the command ended with an error: free what it had open */
-		if (fuzz_model)
-			model_free(fuzz_model);
-		if (fuzz_trace)
-			trace_close(fuzz_trace);
-	}
 	fuzz_exit = NULL;
 }
 
