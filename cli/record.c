@@ -75,6 +75,8 @@ struct rec_session {
 	size_t nreaped, reaped_cap;
 	char **bad;
 	size_t nbad, bad_cap;
+	unsigned stacks;    /* depth asked for (0: none) */
+	int stacks_warned; /* a process could not record stacks: said once */
 };
 
 static volatile sig_atomic_t got_signal, signal_count;
@@ -241,6 +243,13 @@ static size_t drain(struct rec_session *s, struct cring *r, int final)
 		struct vmt_rec rec;
 		memcpy(&rec, slot, sizeof(rec));
 		rec.commit = (uint32_t)r->stream;
+		if (rec.type == VMT_PROC_START && s->stacks && !rec.p.proc.stack_depth &&
+		    !s->stacks_warned) {
+			s->stacks_warned = 1;
+			warnx_("pid %u records no stacks: the shim could not load libunwind "
+			       "(install libunwind8)",
+			       rec.pid);
+		}
 		tw_put(&s->w, &rec);
 		t++;
 		n++;
@@ -408,7 +417,7 @@ int cmd_record(int argc, char **argv)
 				"(set %s to its absolute path)",
 		     VMT_ENV_PRELOAD);
 
-	struct rec_session s = {0};
+	struct rec_session s = {.stacks = stacks};
 	if (make_session_dir(s.dir, sizeof(s.dir)) < 0)
 		diex(EXIT_FAIL, "cannot create a session directory in /dev/shm or /tmp: %s",
 		     strerror(errno));
