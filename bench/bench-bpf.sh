@@ -2,6 +2,9 @@
 # bench-bpf.sh - what vmatop adds to an mmap+munmap loop, in one run:
 #
 #   plain                     the loop alone
+#   BPF attached elsewhere    vmatop attach to another, sleeping process:
+#                             the floor (the programs return at once for the
+#                             loop; every syscall still takes the traced path)
 #   BPF: address space        vmatop attach (the default BPF mode: VMAs,
 #                             map_count, forks)
 #   BPF: + mmap_lock          vmatop attach --mmap-lock (lock waits and
@@ -55,9 +58,22 @@ attached() { # the loop under `vmatop attach [options]`
 	wait "$a"
 	cat "$D/out"
 }
+idle() { # the loop while vmatop follows another (sleeping) process: the floor
+	sleep 600 &
+	local sp=$!
+	"$V" attach -p "$sp" -o "$D/i.vmt" >/dev/null 2>"$D/idle.err" &
+	local a=$!
+	for _ in $(seq 200); do grep -q "attached to" "$D/idle.err" 2>/dev/null && break; sleep 0.05; done
+	"$L" loop "$N"
+	kill -INT "$a" 2>/dev/null
+	wait "$a" 2>/dev/null
+	kill "$sp" 2>/dev/null
+	wait "$sp" 2>/dev/null
+}
 run() {
 	case $1 in
 	plain) "$L" loop "$N" ;;
+	bpfidle) idle ;;
 	bpf) attached ;;
 	bpflock) attached --mmap-lock ;;
 	shim) "$V" record --no-bpf -o "$D/s.vmt" -- "$L" loop "$N" 2>/dev/null ;;
@@ -67,11 +83,12 @@ run() {
 }
 
 CONFIGS="plain"
-[ $root = 1 ] && CONFIGS="$CONFIGS bpf bpflock"
+[ $root = 1 ] && CONFIGS="$CONFIGS bpfidle bpf bpflock"
 CONFIGS="$CONFIGS shim"
 [ $root = 1 ] && CONFIGS="$CONFIGS shimbpf"
 command -v strace >/dev/null && CONFIGS="$CONFIGS strace"
-declare -A label=([plain]="plain" [bpf]="BPF: address space (attach)"
+declare -A label=([plain]="plain" [bpfidle]="BPF attached, following another process"
+	[bpf]="BPF: address space (attach)"
 	[bpflock]="BPF: + mmap_lock (attach --mmap-lock)" [shim]="shim (record --no-bpf)"
 	[shimbpf]="shim + BPF (record)" [strace]="strace -f -e trace=%memory")
 
