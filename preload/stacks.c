@@ -25,7 +25,7 @@
 #define VMATOP_LIBUNWIND "libunwind.so.8"
 #endif
 #define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR(x)	STR_(x)
 
 static int (*unwind_backtrace)(void **, int);
 
@@ -63,9 +63,9 @@ void stacks_init(void)
 			h = R.dlopen("libunwind.so", RTLD_NOW | RTLD_LOCAL);
 	}
 	int (*set_caching)(unw_addr_space_t, unw_caching_policy_t) =
-		h ? (int (*)(unw_addr_space_t, unw_caching_policy_t))dlsym(
-			    h, STR(unw_set_caching_policy))
-		  : NULL;
+	    h ? (int (*)(unw_addr_space_t, unw_caching_policy_t))dlsym(h,
+								       STR(unw_set_caching_policy))
+	      : NULL;
 	unw_addr_space_t *local = h ? dlsym(h, STR(unw_local_addr_space)) : NULL;
 	unwind_backtrace = h ? (int (*)(void **, int))dlsym(h, "unw_backtrace") : NULL;
 	if (!set_caching || !local || !unwind_backtrace) {

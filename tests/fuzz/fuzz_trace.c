@@ -80,7 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- record-level mutations ---- */
 
-static uint64_t rnd(unsigned *seed) { return (uint64_t)rand_r(seed) << 16 ^ (uint64_t)rand_r(seed); }
+static uint64_t rnd(unsigned *seed)
+{
+	return (uint64_t)rand_r(seed) << 16 ^ (uint64_t)rand_r(seed);
+}
 
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max, unsigned seed)
 {
