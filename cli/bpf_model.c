@@ -253,8 +253,17 @@ void bpf_model_learn_names(struct model *m, struct proc *p, const struct vmt_vma
 			}
 			continue;
 		}
-		if (!v[i].inode || !v[i].name_hash || name_find(b, v[i].dev, v[i].inode))
+		if (!v[i].inode || !v[i].name_hash)
 			continue;
+		if (name_find(b, v[i].dev, v[i].inode)) {
+			/* known, but this process may have mirrored the VMA before the
+			 * name came (another process's list taught it later in the
+			 * replay): name the one this list shows */
+			struct vma *e = p && p->as ? mt_load(&p->as->mt, v[i].start) : NULL;
+			if (e && !e->name && e->inode == v[i].inode && e->dev == v[i].dev)
+				e->name = v[i].name_hash;
+			continue;
+		}
 		VEC_PUSH(b->names, b->nnames, b->names_cap,
 			 ((struct name_of){v[i].dev, v[i].inode, v[i].name_hash}));
 		/* name what is already mirrored */
