@@ -94,6 +94,16 @@ static void s_mmap(void)
 	CHECK(sh != MAP_FAILED);
 	CHECK(munmap(sh, PG) == 0);
 	CHECK(mmap(NULL, PG, PROT_READ, MAP_PRIVATE, -1, 0) == MAP_FAILED); /* failure recorded */
+	/* a file unlinked while mapped: /proc says "(deleted)", the mirror
+	 * keeps the name (no address-space change), verify takes them as one */
+	char tmpl[] = "/tmp/vmatop-unlinked-XXXXXX";
+	int tfd = mkstemp(tmpl);
+	CHECK(tfd >= 0 && ftruncate(tfd, 2 * PG) == 0);
+	char *un = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, tfd, 0);
+	CHECK(un != MAP_FAILED);
+	close(tfd);
+	CHECK(unlink(tmpl) == 0);
+	un[0] = 1;
 	snap("mmap-done");
 }
 
