@@ -41,8 +41,17 @@ struct anon_name {
 
 #define VSYSCALL_START 0xffffffffff600000ull
 
+struct name_of {
+	uint32_t dev;
+	uint64_t ino, hash;
+};
+
 struct bpf_proc {
 	int shared; /* vfork child: lives in its parent's mm until it execs */
+	/* the names this process's own lists gave files (a name belongs to a
+	 * mapping: the same inode can be mapped through other links elsewhere) */
+	struct name_of *pnames;
+	size_t npnames, pnames_cap;
 	int vsys;   /* the mirror holds the [vsyscall] gate area (not a VMA) */
 	uint64_t vsys_name;
 	struct anon_name *an;
@@ -67,11 +76,6 @@ struct bpf_proc {
 struct owner {
 	uint64_t mm;
 	struct proc *p;
-};
-
-struct name_of {
-	uint32_t dev;
-	uint64_t ino, hash;
 };
 
 struct bpf_model {
@@ -199,6 +203,24 @@ static uint64_t name_find(struct bpf_model *b, uint32_t dev, uint64_t ino)
 	return 0;
 }
 
+static uint64_t pname_find(const struct bpf_proc *x, uint32_t dev, uint64_t ino)
+{
+	for (size_t i = 0; x && i < x->npnames; i++)
+		if (x->pnames[i].dev == dev && x->pnames[i].ino == ino)
+			return x->pnames[i].hash;
+	return 0;
+}
+
+static void pname_set(struct bpf_proc *x, uint32_t dev, uint64_t ino, uint64_t hash)
+{
+	for (size_t i = 0; i < x->npnames; i++)
+		if (x->pnames[i].dev == dev && x->pnames[i].ino == ino) {
+			x->pnames[i].hash = hash;
+			return;
+		}
+	VEC_PUSH(x->pnames, x->npnames, x->pnames_cap, ((struct name_of){dev, ino, hash}));
+}
+
 static uint64_t anon_find(const struct bpf_proc *x, uint64_t start, uint64_t end)
 {
 	for (size_t i = 0; x && i < x->nan; i++)
@@ -255,12 +277,18 @@ void bpf_model_learn_names(struct model *m, struct proc *p, const struct vmt_vma
 		}
 		if (!v[i].inode || !v[i].name_hash)
 			continue;
+		if (p)
+			pname_set(bp(p), v[i].dev, v[i].inode, v[i].name_hash);
 		if (name_find(b, v[i].dev, v[i].inode)) {
-			/* known, but this process may have mirrored the VMA before the
-			 * name came (another process's list taught it later in the
-			 * replay): name the one this list shows */
+			/* Known by inode, but a name belongs to a mapping, not to an
+			 * inode: this process may have mirrored the VMA before the name
+			 * came (another process's list taught it later in the replay),
+			 * or reached the file through another link (sem_open maps a
+			 * temporary name that it links and unlinks; other processes map
+			 * the final name). The process's own list is the truth. */
 			struct vma *e = p && p->as ? mt_load(&p->as->mt, v[i].start) : NULL;
-			if (e && !e->name && e->inode == v[i].inode && e->dev == v[i].dev)
+			if (e && e->name != v[i].name_hash && e->inode == v[i].inode &&
+			    e->dev == v[i].dev && e->start == v[i].start)
 				e->name = v[i].name_hash;
 			continue;
 		}
@@ -348,7 +376,9 @@ static void apply_list(struct model *m, const struct vmt_rec *r)
 		v->offset = s->offset;
 		v->inode = s->inode;
 		v->dev = s->dev;
+		uint64_t own = s->inode && !s->name_hash ? pname_find(x, s->dev, s->inode) : 0;
 		v->name = s->name_hash ? s->name_hash
+			  : own	       ? own
 			  : s->inode   ? name_find(b, s->dev, s->inode)
 				       : anon_find(x, s->start, s->end);
 		v->vflags = s->vflags;
@@ -397,6 +427,8 @@ static void do_fork(struct model *m, const struct vmt_rec *r)
 		cx->vsys_name = pxx->vsys_name;
 		for (size_t i = 0; i < pxx->nan; i++)
 			VEC_PUSH(cx->an, cx->nan, cx->an_cap, pxx->an[i]);
+		for (size_t i = 0; i < pxx->npnames; i++)
+			VEC_PUSH(cx->pnames, cx->npnames, cx->pnames_cap, pxx->pnames[i]);
 		struct bpf_proc *x = bp(ch);
 		if (r->flags & VMT_BPFH_LISTED) {
 			x->skipped++; /* its FULL list follows (and is checked) */
@@ -632,6 +664,7 @@ void bpf_model_free(struct model *m)
 		free(x->th);
 		free(x->sites);
 		free(x->an);
+		free(x->pnames);
 		free(x);
 		m->procs[i]->bpf = NULL;
 	}

@@ -16,7 +16,7 @@ if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP BPF mode needs root (CI runs as r
 if [ ! -r /sys/kernel/btf/vmlinux ]; then echo "1..0 # SKIP no kernel BTF"; exit 0; fi
 SHIM_T=$B/tests/shim/shimtest
 SCEN=(mmap brk malloc rawsyscall dlopen fork vfork vforkmem clone spawn exec threads forkmt)
-echo "1..$((19 + ${#SCEN[@]}))"
+echo "1..$((20 + ${#SCEN[@]}))"
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
 
@@ -193,3 +193,26 @@ for k in 1 2 3; do
 	}
 done
 ok $bad "120 concurrent short processes of 3 binaries, 3 recordings: every snapshot matches ($bad failed)"
+
+# python's forkserver pool: its semaphores are files that sem_open maps under
+# a temporary name (then linked and unlinked) in one process and under the
+# final name in the others; names belong to mappings, not to inodes
+cat >"$D/fs.py" <<'PY'
+import mmap, multiprocessing as mp
+def w(n):
+    bufs = [mmap.mmap(-1, 1 << 16) for _ in range(20)]
+    return n + len(bufs)
+if __name__ == "__main__":
+    with mp.get_context("forkserver").Pool(2) as p:
+        print(sum(p.map(w, range(8))))
+PY
+if command -v python3 >/dev/null; then
+	timeout 120 "$V" record -o "$D/fs.vmt" -- python3 "$D/fs.py" >/dev/null 2>&1 &&
+		"$V" verify "$D/fs.vmt" >"$D/fs.v" 2>&1
+	rc=$?
+	ok $rc "python3 forkserver pool in BPF mode: $(grep -h '^verify:' "$D/fs.v" 2>/dev/null | tr '\n' ';')"
+	[ $rc = 0 ] || sed -n '/[1-9][0-9]* mismatches/,+4s/^/# /p' "$D/fs.v" | head -12
+else
+	n=$((n + 1))
+	echo "ok $n # skip python3 not installed"
+fi
