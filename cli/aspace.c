@@ -40,23 +40,26 @@ size_t aspace_count(const struct aspace *as)
 	return as ? mt_count(&as->mt) : 0;
 }
 
-void aspace_free(struct aspace *as)
+/* Free every VMA and the tree's nodes; the tree is left destroyed. */
+static void destroy_all(struct aspace *as)
 {
-	if (!as)
-		return;
 	struct mt_cursor c;
 	void *e;
 	mt_for_each(&as->mt, &c, e, 0, ~0ul) free(e);
 	mt_destroy(&as->mt);
+}
+
+void aspace_free(struct aspace *as)
+{
+	if (!as)
+		return;
+	destroy_all(as);
 	free(as);
 }
 
 void aspace_clear(struct aspace *as)
 {
-	struct mt_cursor c;
-	void *e;
-	mt_for_each(&as->mt, &c, e, 0, ~0ul) free(e);
-	mt_destroy(&as->mt);
+	destroy_all(as);
 	mt_init(&as->mt, MT_FLAG_ALLOC_RANGE);
 }
 

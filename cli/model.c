@@ -127,25 +127,28 @@ static void list_drop(struct proc *p, struct open_list *l)
 	free(l);
 }
 
-/* A file unlinked while mapped: /proc adds " (deleted)" to its name. That
- * is no change of the address space (no call, no VMA touched), so the
- * mirror keeps the name it had: the two are the same VMA. */
-static int same_name(const struct model *m, uint64_t mirror, uint64_t kernel)
-{
-	if (mirror == kernel)
-		return 1;
-	const char *a = trace_str(m->t, mirror), *b = trace_str(m->t, kernel);
-	static const char del[] = " (deleted)";
-	size_t la = a ? strlen(a) : 0;
-	return a && b && strlen(b) == la + sizeof(del) - 1 && !strncmp(a, b, la) &&
-	       !strcmp(b + la, del);
-}
-
-static int same_vma(const struct model *m, const struct vma *a, const struct vmt_vma *b)
+static int same_vma(const struct vma *a, const struct vmt_vma *b)
 {
 	return a->start == b->start && a->end == b->end && (a->vflags & 0xf) == (b->vflags & 0xf) &&
 	       a->offset == b->offset && a->dev == b->dev && a->inode == b->inode &&
-	       (a->name == b->name_hash || (m && a->inode && same_name(m, a->name, b->name_hash)));
+	       a->name == b->name_hash;
+}
+
+/* The kernel's VMA b is the mirror's a but for " (deleted)" after the name:
+ * the file was unlinked while mapped. That is no change of the address
+ * space (no call, no VMA touched), so the mirror keeps the name it had and a
+ * snapshot takes the two as one. */
+static int same_but_unlinked(const struct model *m, const struct vma *a, const struct vmt_vma *b)
+{
+	static const char del[] = " (deleted)";
+	struct vmt_vma k = *b;
+	k.name_hash = a->name;
+	if (!a->inode || !same_vma(a, &k))
+		return 0;
+	const char *mirror = trace_str(m->t, a->name), *kernel = trace_str(m->t, b->name_hash);
+	size_t n = mirror ? strlen(mirror) : 0;
+	return mirror && kernel && strlen(kernel) == n + sizeof(del) - 1 &&
+	       !strncmp(mirror, kernel, n) && !strcmp(kernel + n, del);
 }
 
 static void vma_from(struct vma *v, const struct vmt_vma *s, uint8_t origin)
@@ -200,7 +203,7 @@ static void apply_list(struct proc *p, uint64_t lo, uint64_t hi, struct vmt_vma 
 		nv[i] = vma_new();
 		struct mt_range r;
 		struct vma *old = mt_load_range(&p->as->mt, v[i].start, &r) ? r.entry : NULL;
-		if (old && same_vma(NULL, old, &v[i])) { /* exact: lists are truth */
+		if (old && same_vma(old, &v[i])) {
 			*nv[i] = *old;
 			continue;
 		}
@@ -259,7 +262,7 @@ static void compare_snapshot(struct model *m, struct proc *p, const struct vmt_r
 		mv = mtc_next(&c, ~0ul);
 	}
 	while (i < n || mv) {
-		if (i < n && mv && same_vma(m, mv, &v[i])) {
+		if (i < n && mv && (same_vma(mv, &v[i]) || same_but_unlinked(m, mv, &v[i]))) {
 			i++;
 			mv = mtc_next(&c, ~0ul);
 			continue;

@@ -9,7 +9,7 @@ $(FUZZ_TRACE): $(FUZZ_SRCS) $(wildcard cli/*.h tree/*.h include/vmatop/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-DVMATOP_FUZZ -DMT_ALLOC_MALLOC $(CPPFLAGS) -Icli -o $@ $(FUZZ_SRCS) \
-		$(call pc_libs,libdw,-ldw -lelf) $(or $(filter-out $(LIBMTREE),$(MTREE_LIBS)),-lurcu-memb -lurcu-common -lpthread)
+		$(call pc_libs,libdw,-ldw -lelf) $(TREE_T_LDLIBS)
 
 fuzz: deps
 	@$(MAKE) --no-print-directory all $(FUZZ_TRACE)
