@@ -98,14 +98,14 @@ static int madvise_changes_vma(int adv)
 #define BEGIN() BEGIN_R(0, ~0ul)
 #define AFTER()                                                                                    \
 	do {                                                                                       \
-		e = errno;                                                                         \
+		e = *shim_errno();                                                                 \
 		c.dur = S.durations ? shim_now() - c.t0 : 0;                                       \
 		chg_end(c.clo, c.chi);                                                             \
 	} while (0)
 #define END()                                                                                      \
 	do {                                                                                       \
 		call_end(&c);                                                                      \
-		errno = e;                                                                         \
+		*shim_errno() = e;                                                                 \
 	} while (0)
 
 static void list_range(uint32_t cid, uintptr_t a, size_t len)
@@ -144,8 +144,97 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 	return r;
 }
 
+/*
+ * The fast path of the two hottest calls (an mmap+munmap loop runs nothing
+ * else): a recording process with one thread in the shim (chg_multi 0), a
+ * call not nested in another hook, no stacks. The general path does the
+ * same there - one record, the anonymous mmap's list deferred, the munmap of
+ * exactly that range without a list - but spends a third of the shim's time
+ * on bookkeeping that is empty in this case (shim_call, announcing, the
+ * change log, saving errno around work that cannot touch it). Anything else
+ * (a pending list to take first, a failure, a mapping that needs its list now)
+ * leaves the fast path before or after the real call.
+ */
+static inline struct chg_slot *fast_slot(void)
+{
+	struct chg_slot *m = chg_me;
+	if (__builtin_expect(m != NULL && !(shim_depth | shim_in_fork | shim_vfork_child) &&
+				     atomic_load_explicit(&S.state, memory_order_relaxed) ==
+					     SHIM_READY &&
+				     !atomic_load_explicit(&chg_multi, memory_order_relaxed) &&
+				     !S.stack_depth &&
+				     atomic_load_explicit(S.stamp, memory_order_relaxed),
+			     1))
+		return m;
+	return NULL;
+}
+/* Enter / leave a fast-path hook (what call_begin / call_end do for it). */
+static inline void fast_enter(struct chg_slot *m)
+{
+	shim_depth = 1;
+	atomic_store_explicit(&m->in_hook, atomic_load_explicit(&m->in_hook, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+}
+static inline void fast_leave(struct chg_slot *m)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	atomic_store_explicit(&m->in_hook, atomic_load_explicit(&m->in_hook, memory_order_relaxed) - 1,
+			      memory_order_release);
+	shim_depth = 0;
+}
+static inline uint32_t fast_dur(uint64_t t0)
+{
+	if (!S.durations)
+		return 0;
+	uint64_t d = shim_now() - t0;
+	return d > 0xffffffffull ? 0xffffffffu : (uint32_t)d;
+}
+
+static void *mmap_fast(struct chg_slot *m, void *addr, size_t len, int prot, int flags, int fd,
+		       off_t off)
+{
+	fast_enter(m);
+	uint64_t t0 = shim_now();
+	void *r = real_mmap(addr, len, prot, flags, fd, off);
+	uint32_t dur = fast_dur(t0);
+	int ok = r != MAP_FAILED;
+	uint64_t p = ok ? chg_pack((uintptr_t)r, PAGE_UP((uintptr_t)r + len)) : 0;
+	int e = ok ? 0 : *shim_errno();
+	uint32_t cid = p || !ok ? 0 : shim_cid(); /* a list follows now: it needs the call's id */
+	uint64_t pos = rec_reserve(1, 0);
+	if (pos != ~0ull) {
+		struct vmt_rec *rec = rec_at_full(pos, VMT_MMAP, cid, t0, 1);
+		rec->dur = dur;
+		rec->flags = (uint16_t)((ok ? 0 : VMT_F_FAILED) | (cid ? VMT_F_LISTED : 0));
+		rec->p.mem.a0 = (uintptr_t)addr;
+		rec->p.mem.a1 = len;
+		rec->p.mem.a2 = (unsigned)prot;
+		rec->p.mem.a3 = (unsigned)flags;
+		rec->p.mem.a4 = (uint64_t)(int64_t)fd;
+		rec->p.mem.a5 = (uint64_t)off;
+		rec->p.mem.ret = ok ? (int64_t)(uintptr_t)r : -1;
+		rec->p.mem.err = e;
+		rec->p.mem.extra = 0;
+		rec_commit(rec, pos);
+	}
+	if (p) { /* the list waits for this thread's next hook (changes.c) */
+		atomic_store_explicit(&m->pend, p, memory_order_release);
+		chg_my_pending = p;
+	} else if (ok) {
+		e = *shim_errno();
+		list_range(cid, (uintptr_t)r, len);
+		*shim_errno() = e;
+	}
+	fast_leave(m);
+	return r;
+}
+
 SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+	struct chg_slot *m = fast_slot();
+	if (m && !chg_my_pending && mmap_deferrable(flags))
+		return mmap_fast(m, addr, len, prot, flags, fd, off);
 	if (!hook_ok())
 		return real_mmap(addr, len, prot, flags, fd, off);
 	return do_mmap(addr, len, prot, flags, fd, off);
@@ -154,8 +243,47 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	__attribute__((alias("mmap")));
 
+/* munmap with no deferred list, or the one of exactly this range (taken
+ * here: if the munmap fails the mapping is still there, and it is listed). */
+static int munmap_fast(struct chg_slot *m, void *addr, size_t len, uint64_t pend)
+{
+	fast_enter(m);
+	if (pend) { /* single-threaded: nobody else takes it */
+		atomic_store_explicit(&m->pend, 0, memory_order_relaxed);
+		chg_my_pending = 0;
+	}
+	uint64_t t0 = shim_now();
+	uint64_t pos = rec_reserve(1, 0); /* before the call: see munmap */
+	int r = real_munmap(addr, len);
+	uint32_t dur = fast_dur(t0);
+	int e = r ? *shim_errno() : 0;
+	if (r && pend) {
+		obs_list(shim_cid(), PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len),
+			 VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+		*shim_errno() = e;
+	}
+	if (pos != ~0ull) {
+		struct vmt_rec *rec = rec_at(pos, VMT_MUNMAP, 0, t0);
+		rec->dur = dur;
+		rec->flags = (uint16_t)(r ? VMT_F_FAILED : 0);
+		rec->p.mem.a0 = (uintptr_t)addr;
+		rec->p.mem.a1 = len;
+		rec->p.mem.ret = r;
+		rec->p.mem.err = e;
+		rec_commit(rec, pos);
+	}
+	fast_leave(m);
+	return r;
+}
+
 SHIM_EXPORT int munmap(void *addr, size_t len)
 {
+	struct chg_slot *m = fast_slot();
+	if (m) {
+		uint64_t pend = chg_my_pending;
+		if (!pend || pend == chg_pack(PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len)))
+			return munmap_fast(m, addr, len, pend);
+	}
 	if (!hook_ok())
 		return real_munmap(addr, len);
 	/*

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
 #include <vmatop/records.h>
 
@@ -174,6 +175,16 @@ static inline uint64_t shim_now(void)
 #endif
 	return shim_clock();
 }
+/* errno of this thread: its address, asked of libc once per thread (the
+ * hooks save and restore errno around their own work). */
+SHIM_HIDDEN extern __thread int *shim_errno_p;
+static inline int *shim_errno(void)
+{
+	int *p = shim_errno_p;
+	if (__builtin_expect(!p, 0))
+		p = shim_errno_p = &errno;
+	return p;
+}
 SHIM_HIDDEN extern __thread pid_t shim_tls_tid;
 SHIM_HIDDEN pid_t shim_tid_slow(void);
 static inline pid_t shim_tid(void) { return shim_tls_tid ? shim_tls_tid : shim_tid_slow(); }
@@ -191,34 +202,6 @@ static inline void rec_commit(struct vmt_rec *r, uint64_t pos)
 /* Reserve n consecutive slots at once (a list is then one block in the ring):
  * returns the first position or ~0 (ring full: all n counted as lost). */
 SHIM_HIDDEN uint64_t rec_reserve_slow(unsigned n, int wait);
-static inline uint64_t rec_reserve(unsigned n, int wait)
-{
-	struct vmt_ring_header *h = S.ring;
-	if (__builtin_expect(h != NULL, 1)) {
-		uint64_t pos = atomic_load_explicit((_Atomic uint64_t *)&h->head, memory_order_relaxed);
-		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
-		if (pos + n - tail <= S.nslots &&
-		    atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)&h->head, &pos, pos + n,
-							  memory_order_acq_rel, memory_order_relaxed)) {
-			atomic_store_explicit(&S.last_pos, pos + n - 1, memory_order_relaxed);
-			/* The consumer read the next slots last (a lap ago): ask for them
-			 * now, so the next record does not wait for the cache lines. */
-			char *next = (char *)&S.slots[(pos + n) & (S.nslots - 1)];
-#if defined(__x86_64__)
-			if (S.prefetchw) { /* for ownership: the write needs no upgrade */
-				__asm__ volatile("prefetchw %0" : : "m"(*next));
-				__asm__ volatile("prefetchw %0" : : "m"(next[64]));
-			} else
-#endif
-			{
-				__builtin_prefetch(next, 1, 3);
-				__builtin_prefetch(next + 64, 1, 3);
-			}
-			return pos;
-		}
-	}
-	return rec_reserve_slow(n, wait);
-}
 /* Slot pos of a block from rec_reserve, header filled like rec_begin; the
  * payload is zeroed unless the caller writes all of it (full). */
 static inline struct vmt_rec *rec_at_full(uint64_t pos, uint16_t type, uint32_t cid, uint64_t ts,
@@ -294,7 +277,7 @@ struct chg_slot {
 	_Atomic int owned;
 	_Atomic int busy;    /* a change of [lo, hi) is running */
 	_Atomic int in_hook; /* nesting depth of hooks (fork child decision) */
-	int pad0;
+	_Atomic int claiming; /* inside ring_claim on the single-threaded path */
 	_Atomic uintptr_t lo, hi;
 	_Atomic uint64_t pend; /* deferred list, packed (chg_pack); 0: none */
 } __attribute__((aligned(64)));
@@ -401,6 +384,71 @@ struct shim_call {
 	int exact;  /* munmap of exactly this thread's deferred range (no list needed) */
 };
 
+/*
+ * Move the ring's head from pos to next if nobody moved it (1: the slots are
+ * ours). The head is shared by the process's threads, so this is a locked
+ * compare-and-swap - except while the process has one thread in the shim
+ * (chg_multi 0, see changes.c): then the only other writer is a signal
+ * handler on this very thread, and an unlocked cmpxchg is atomic against it
+ * (a signal arrives between instructions). The unlocked one is much cheaper
+ * here: a locked one waits for the previous record's stores to the ring to
+ * drain. `claiming` tells chg_go_multi() that this thread may be between
+ * its check of chg_multi and the unlocked cmpxchg (it waits for that).
+ */
+static inline int ring_claim(uint64_t *head, uint64_t pos, uint64_t next)
+{
+#if defined(__x86_64__)
+	struct chg_slot *m = chg_me;
+	if (__builtin_expect(m != NULL, 1)) {
+		int was = atomic_load_explicit(&m->claiming, memory_order_relaxed);
+		atomic_store_explicit(&m->claiming, 1, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+		if (__builtin_expect(!atomic_load_explicit(&chg_multi, memory_order_relaxed), 1)) {
+			uint64_t seen = pos;
+			int ok;
+			__asm__ volatile("cmpxchgq %3, %1"
+					 : "+a"(seen), "+m"(*head), "=@ccz"(ok)
+					 : "r"(next)
+					 : "memory");
+			atomic_signal_fence(memory_order_seq_cst);
+			atomic_store_explicit(&m->claiming, was, memory_order_relaxed);
+			return ok;
+		}
+		atomic_signal_fence(memory_order_seq_cst);
+		atomic_store_explicit(&m->claiming, was, memory_order_relaxed);
+	}
+#endif
+	return atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)head, &pos, next,
+						     memory_order_acq_rel, memory_order_relaxed);
+}
+
+/* rec_reserve_slow (above) with the fast path inline. */
+static inline uint64_t rec_reserve(unsigned n, int wait)
+{
+	struct vmt_ring_header *h = S.ring;
+	if (__builtin_expect(h != NULL, 1)) {
+		uint64_t pos = atomic_load_explicit((_Atomic uint64_t *)&h->head, memory_order_relaxed);
+		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
+		if (pos + n - tail <= S.nslots && ring_claim(&h->head, pos, pos + n)) {
+			atomic_store_explicit(&S.last_pos, pos + n - 1, memory_order_relaxed);
+			/* The consumer read the next slots last (a lap ago): ask for them
+			 * now, so the next record does not wait for the cache lines. */
+			char *next = (char *)&S.slots[(pos + n) & (S.nslots - 1)];
+#if defined(__x86_64__)
+			if (S.prefetchw) { /* for ownership: the write needs no upgrade */
+				__asm__ volatile("prefetchw %0" : : "m"(*next));
+				__asm__ volatile("prefetchw %0" : : "m"(next[64]));
+			} else
+#endif
+			{
+				__builtin_prefetch(next, 1, 3);
+				__builtin_prefetch(next + 64, 1, 3);
+			}
+			return pos;
+		}
+	}
+	return rec_reserve_slow(n, wait);
+}
 static inline int chg_has_pending(void) { return chg_my_pending != 0; }
 
 static inline uint32_t call_cid(struct shim_call *c)

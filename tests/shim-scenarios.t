@@ -9,10 +9,10 @@ NOBPF=$("$V" record --help 2>&1 | grep -q -- --no-bpf && echo --no-bpf)
 T=$B/tests/shim/shimtest
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-scen=(mmap brk malloc rawsyscall dlopen fork vfork vforkmem clone spawn exec)
+scen=(mmap fastpath brk malloc rawsyscall dlopen fork vfork vforkmem clone spawn exec)
 THREAD_RUNS=${THREAD_RUNS:-5}
 FORKMT_RUNS=${FORKMT_RUNS:-3}
-echo "1..$(( ${#scen[@]} * 2 + THREAD_RUNS * 2 + FORKMT_RUNS * 2 + 3 + 5 ))"
+echo "1..$(( ${#scen[@]} * 2 + THREAD_RUNS * 2 + FORKMT_RUNS * 2 + 3 + 5 + 4 ))"
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 rec() { # name, record options..., -- command
@@ -28,6 +28,10 @@ rec() { # name, record options..., -- command
 for s in "${scen[@]}"; do
 	rec "$s" -- "$T" "$s"
 done
+# the benchmark loops (bench/bench-shim.sh), short: their traces verify too
+# (pairloop's direct libc calls leave the map as they found it)
+LOOPS=2000 rec loop -- "$T" loop
+LOOPS=4000 rec pairloop -- "$T" pairloop
 # threads mapping adjacent pages with the same protection (their VMAs merge)
 # while others list and unmap: several runs. A larger ring: 8 busy threads
 # on a small machine can starve vmatop of CPU, and lost records are not what

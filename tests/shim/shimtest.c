@@ -108,6 +108,35 @@ static void s_mmap(void)
 	CHECK(munmap(un, 2 * PG) == 0); /* gone again: selfmaps compares bytes */
 }
 
+/* The shim's fast mmap/munmap path (one thread, no stacks) and its exits:
+ * errno untouched by a successful call and set by a failed one, a failed
+ * munmap of exactly the range whose list was deferred, a munmap of another
+ * range while a list is deferred, an anonymous mapping that merges. */
+static void s_fastpath(void)
+{
+	errno = 1234;
+	char *p = mmap(NULL, 4 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(p != MAP_FAILED && errno == 1234);
+	errno = 1234;
+	CHECK(munmap(p, 4 * PG) == 0 && errno == 1234);
+	CHECK(mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED &&
+	      errno == EINVAL);
+	char *a = anon(8 * PG, PROT_READ | PROT_WRITE);
+	char *b = anon(PG, PROT_READ);
+	CHECK(munmap(a + 2 * PG, PG) == 0); /* not b: b's list is taken first */
+	CHECK(munmap(b, PG) == 0);
+	/* into the hole just made, same protection as its neighbours: one VMA
+	 * again, which only the deferred list tells; then a munmap of the same
+	 * pages that fails (unaligned): the list must still be taken */
+	char *m = mmap(a + 2 * PG, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(m == a + 2 * PG);
+	CHECK(munmap(m + 1, PG - 1) == -1 && errno == EINVAL);
+	snap("fastpath-merged");
+	CHECK(munmap(m, PG) == 0);
+	CHECK(munmap(a, 8 * PG) == 0);
+	errno = 0;
+}
+
 static void s_brk(void)
 {
 	void *b0 = sbrk(0);
@@ -526,6 +555,70 @@ static void s_loop(void)
 	free(chunk);
 }
 
+/*
+ * The loop of s_loop, paired inside one process: chunks of PAIR_CHUNK
+ * iterations alternate between the interposed mmap/munmap (through the shim
+ * when it is preloaded) and libc's own (looked up in libc.so.6, so no
+ * preloaded library sees them). The two sides share the process, its layout
+ * and the machine's moment, which drifts by tens of percent within seconds
+ * on a shared VM. Prints the median chunk of each side and the median ratio
+ * of each interposed chunk to the mean of the direct chunks on either side.
+ * Without a preloaded shim both sides are libc: the ratio is ~1.00.
+ */
+static void s_pairloop(void)
+{
+	enum { PAIR_CHUNK = 250 };
+	long n = getenv("LOOPS") ? atol(getenv("LOOPS")) : 100000;
+	void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	CHECK(libc != NULL);
+	void *(*libc_mmap)(void *, size_t, int, int, int, off_t) =
+		(void *(*)(void *, size_t, int, int, int, off_t))dlsym(libc, "mmap");
+	int (*libc_munmap)(void *, size_t) = (int (*)(void *, size_t))dlsym(libc, "munmap");
+	CHECK(libc_mmap && libc_munmap);
+	char *hole = anon(3 * PG, PROT_NONE);
+	CHECK(munmap(hole + PG, PG) == 0);
+	hole += PG;
+	long nchunks = n / PAIR_CHUNK < 8 ? 8 : n / PAIR_CHUNK;
+	nchunks += nchunks & 1; /* direct, interposed, direct, ... */
+	double *t = calloc((size_t)nchunks + 1, sizeof(*t));
+	double *side[2] = {calloc((size_t)nchunks, sizeof(double)),
+			   calloc((size_t)nchunks, sizeof(double))};
+	double *ratio = calloc((size_t)nchunks, sizeof(double));
+	CHECK(t && side[0] && side[1] && ratio);
+	long ns[2] = {0, 0}, nr = 0;
+	for (long k = 0; k <= nchunks; k++) {
+		int via_shim = k & 1;
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		for (int i = 0; i < PAIR_CHUNK; i++) {
+			void *p;
+			if (via_shim) {
+				p = mmap(hole, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				munmap(p, PG);
+			} else {
+				p = libc_mmap(hole, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				libc_munmap(p, PG);
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		t[k] = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) /
+		       PAIR_CHUNK;
+		side[via_shim][ns[via_shim]++] = t[k];
+		if (!via_shim && k >= 2)
+			ratio[nr++] = t[k - 1] / ((t[k - 2] + t[k]) / 2);
+	}
+	qsort(side[0], (size_t)ns[0], sizeof(double), cmp_double);
+	qsort(side[1], (size_t)ns[1], sizeof(double), cmp_double);
+	qsort(ratio, (size_t)nr, sizeof(double), cmp_double);
+	fprintf(stderr, "pairloop direct %.1f ns/iter interposed %.1f ns/iter ratio %.4f\n",
+		side[0][ns[0] / 2], side[1][ns[1] / 2], ratio[nr / 2]);
+	CHECK(munmap(hole - PG, 3 * PG) == 0);
+	free(t);
+	free(side[0]);
+	free(side[1]);
+	free(ratio);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -535,7 +628,8 @@ static const struct {
 	{"fork", s_fork},     {"forkmt", s_forkmt},   {"vfork", s_vfork},
 	{"vforkmem", s_vforkmem}, {"clone", s_clone},
 	{"spawn", s_spawn},   {"exec", s_exec},	      {"sigkill", s_sigkill},
-	{"selfmaps", s_selfmaps}, {"loop", s_loop},
+	{"selfmaps", s_selfmaps}, {"loop", s_loop}, {"pairloop", s_pairloop},
+	{"fastpath", s_fastpath},
 };
 
 int main(int argc, char **argv)
