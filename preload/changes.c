@@ -61,10 +61,7 @@ __thread struct chg_slot *chg_me;     /* this thread's slot, NULL: none (yet) */
  * a slot taken by another thread) chg_go_multi() flips `multi`, forces a
  * memory barrier on every thread of the process (membarrier) and waits until
  * no other thread is inside a hook: a hook that began before the flip (and
- * did not announce) is over, and every later one sees `multi` set. The ring's
- * head is moved with an unlocked cmpxchg while `multi` is 0 (ring_claim in
- * shim.h); the flip waits, without a bound, for any thread between that
- * check and the cmpxchg (slot `claiming`).
+ * did not announce) is over, and every later one sees `multi` set.
  */
 _Atomic int chg_multi;
 #define multi chg_multi
@@ -103,12 +100,6 @@ void chg_go_multi(void)
 		nanosleep(&d, NULL);
 	}
 	int n = atomic_load(&nslots_used);
-	/* A thread that saw multi 0 may be about to move the ring's head with an
-	 * unlocked cmpxchg (ring_claim, shim.h): a few instructions, no syscall,
-	 * so wait for it without a bound. */
-	for (int i = 0; i < n; i++)
-		while (i != my_slot && atomic_load_explicit(&slots[i].claiming, memory_order_acquire))
-			sched_yield();
 	for (int i = 0; i < n; i++)
 		for (int w = 0; i != my_slot && w < 5000 &&
 				atomic_load_explicit(&slots[i].in_hook, memory_order_acquire);
@@ -375,7 +366,6 @@ void chg_thread_exit(void)
 	chg_my_pending = 0;
 	atomic_store(&slots[s].busy, 0);
 	atomic_store(&slots[s].in_hook, 0);
-	atomic_store(&slots[s].claiming, 0);
 	my_slot = -1; /* later hooks of this thread (other destructors): unslotted */
 	chg_me = NULL;
 	atomic_store_explicit(&slots[s].owned, 0, memory_order_release);
@@ -410,7 +400,6 @@ int chg_fork_child(uint64_t pre_pos, uintptr_t (*r)[2], int max, int *n)
 		/* the thread does not exist here */
 		atomic_store(&slots[i].busy, 0);
 		atomic_store(&slots[i].in_hook, 0);
-		atomic_store(&slots[i].claiming, 0);
 		atomic_store(&slots[i].owned, 0);
 	}
 	atomic_store(&unslotted, 0);

@@ -277,7 +277,7 @@ struct chg_slot {
 	_Atomic int owned;
 	_Atomic int busy;    /* a change of [lo, hi) is running */
 	_Atomic int in_hook; /* nesting depth of hooks (fork child decision) */
-	_Atomic int claiming; /* inside ring_claim on the single-threaded path */
+	int pad0;
 	_Atomic uintptr_t lo, hi;
 	_Atomic uint64_t pend; /* deferred list, packed (chg_pack); 0: none */
 } __attribute__((aligned(64)));
@@ -384,44 +384,6 @@ struct shim_call {
 	int exact;  /* munmap of exactly this thread's deferred range (no list needed) */
 };
 
-/*
- * Move the ring's head from pos to next if nobody moved it (1: the slots are
- * ours). The head is shared by the process's threads, so this is a locked
- * compare-and-swap - except while the process has one thread in the shim
- * (chg_multi 0, see changes.c): then the only other writer is a signal
- * handler on this very thread, and an unlocked cmpxchg is atomic against it
- * (a signal arrives between instructions). The unlocked one is much cheaper
- * here: a locked one waits for the previous record's stores to the ring to
- * drain. `claiming` tells chg_go_multi() that this thread may be between
- * its check of chg_multi and the unlocked cmpxchg (it waits for that).
- */
-static inline int ring_claim(uint64_t *head, uint64_t pos, uint64_t next)
-{
-#if defined(__x86_64__)
-	struct chg_slot *m = chg_me;
-	if (__builtin_expect(m != NULL, 1)) {
-		int was = atomic_load_explicit(&m->claiming, memory_order_relaxed);
-		atomic_store_explicit(&m->claiming, 1, memory_order_relaxed);
-		atomic_signal_fence(memory_order_seq_cst);
-		if (__builtin_expect(!atomic_load_explicit(&chg_multi, memory_order_relaxed), 1)) {
-			uint64_t seen = pos;
-			int ok;
-			__asm__ volatile("cmpxchgq %3, %1"
-					 : "+a"(seen), "+m"(*head), "=@ccz"(ok)
-					 : "r"(next)
-					 : "memory");
-			atomic_signal_fence(memory_order_seq_cst);
-			atomic_store_explicit(&m->claiming, was, memory_order_relaxed);
-			return ok;
-		}
-		atomic_signal_fence(memory_order_seq_cst);
-		atomic_store_explicit(&m->claiming, was, memory_order_relaxed);
-	}
-#endif
-	return atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)head, &pos, next,
-						     memory_order_acq_rel, memory_order_relaxed);
-}
-
 /* rec_reserve_slow (above) with the fast path inline. */
 static inline uint64_t rec_reserve(unsigned n, int wait)
 {
@@ -429,7 +391,9 @@ static inline uint64_t rec_reserve(unsigned n, int wait)
 	if (__builtin_expect(h != NULL, 1)) {
 		uint64_t pos = atomic_load_explicit((_Atomic uint64_t *)&h->head, memory_order_relaxed);
 		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
-		if (pos + n - tail <= S.nslots && ring_claim(&h->head, pos, pos + n)) {
+		if (pos + n - tail <= S.nslots &&
+		    atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)&h->head, &pos, pos + n,
+							  memory_order_acq_rel, memory_order_relaxed)) {
 			atomic_store_explicit(&S.last_pos, pos + n - 1, memory_order_relaxed);
 			/* The consumer read the next slots last (a lap ago): ask for them
 			 * now, so the next record does not wait for the cache lines. */
