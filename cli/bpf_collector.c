@@ -410,6 +410,17 @@ int vmt_bpf_open(struct vmt_bpf **out, const struct vmt_bpf_opts *opts, vmt_bpf_
 	return 0;
 }
 
+int vmt_bpf_detach(struct vmt_bpf *b)
+{
+	vmatop__detach(b->skel);
+	return 0;
+}
+
+int vmt_bpf_reattach(struct vmt_bpf *b)
+{
+	return vmatop__attach(b->skel);
+}
+
 void vmt_bpf_close(struct vmt_bpf *b)
 {
 	if (!b)

@@ -104,6 +104,11 @@ int vmt_bpf_follow(struct vmt_bpf *b, pid_t tgid);
  * address space is listed at the exec, nothing before). */
 int vmt_bpf_follow_new(struct vmt_bpf *b, pid_t tgid);
 int vmt_bpf_unfollow(struct vmt_bpf *b, pid_t tgid);
+/* Take the programs out of the kernel's tracepoints / put them back (maps,
+ * follow set and ring stay): what a process pays with vmatop's programs
+ * attached against none at all (tests/bpf/ovh --detach). 0 or -errno. */
+int vmt_bpf_detach(struct vmt_bpf *b);
+int vmt_bpf_reattach(struct vmt_bpf *b);
 bool vmt_bpf_following(struct vmt_bpf *b, pid_t tgid);
 
 /* Wait up to timeout_ms for records and handle them: count, or -errno. */

@@ -13,7 +13,12 @@
  * neighbour, the host) hits both halves of a pair alike: the median of the
  * paired differences is stable where two separate runs are not.
  *
- *   ovh [-p PAIRS] [-c ITERATIONS] [--lock] [--raw-tp] [--stats]
+ *   ovh [-p PAIRS] [-c ITERATIONS] [--lock] [--raw-tp] [--stats] [--detach]
+ *
+ * --detach: in the "off" half the programs are also out of the kernel's
+ * tracepoints (vmt_bpf_detach), so the difference is all that vmatop's BPF
+ * source costs the loop: the traced syscall path and the programs' runs
+ * included - "BPF on vs off" in one process.
  *
  * Prints: ns/iteration off (median), on (median), median paired
  * difference (wall and thread CPU time), and the ratio. --stats: also the
@@ -132,7 +137,7 @@ int main(int argc, char **argv)
 	long iters = 1000;
 	struct vmt_bpf *b;
 	char err[256];
-	int to[2], from[2], stats = 0, sfd = -1;
+	int to[2], from[2], stats = 0, sfd = -1, detach = 0, attached = 1;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-p") && i + 1 < argc)
@@ -143,10 +148,13 @@ int main(int argc, char **argv)
 			o.lock = true;
 		else if (!strcmp(argv[i], "--stats"))
 			stats = 1;
+		else if (!strcmp(argv[i], "--detach"))
+			detach = 1;
 		else if (!strcmp(argv[i], "--raw-tp"))
 			setenv("VMATOP_BPF_RAW_TP", "1", 1);
 		else {
-			fprintf(stderr, "usage: ovh [-p PAIRS] [-c ITERATIONS] [--lock] [--raw-tp] [--stats]\n");
+			fprintf(stderr, "usage: ovh [-p PAIRS] [-c ITERATIONS] [--lock] [--raw-tp] [--stats] "
+					"[--detach]\n");
 			return 2;
 		}
 	}
@@ -196,6 +204,13 @@ int main(int argc, char **argv)
 				vmt_bpf_follow(b, pid);
 			else
 				vmt_bpf_unfollow(b, pid);
+			if (detach && on != attached) {
+				if (on ? vmt_bpf_reattach(b) : vmt_bpf_detach(b)) {
+					fprintf(stderr, "ovh: cannot attach the programs again\n");
+					return 1;
+				}
+				attached = on;
+			}
 			vmt_bpf_drain(b);
 			progs_read(pt0);
 			if (write(to[1], "g", 1) != 1)
@@ -240,8 +255,9 @@ int main(int argc, char **argv)
 	double off_w = median(v[0][0], pairs), on_w = median(v[1][0], pairs);
 	double off_c = median(v[0][1], pairs), on_c = median(v[1][1], pairs);
 	double dw = median(d[0], pairs), dc = median(d[1], pairs);
-	printf("mode %s, %d pairs of %ld iterations\n", o.lock ? "address space + mmap_lock statistics" : "address space",
-	       pairs, iters);
+	printf("mode %s, %d pairs of %ld iterations%s\n",
+	       o.lock ? "address space + mmap_lock statistics" : "address space", pairs, iters,
+	       detach ? ", off = programs detached" : "");
 	printf("wall ns/iter: off %.0f on %.0f, paired difference %.0f (+%.1f%%)\n", off_w, on_w, dw,
 	       100 * dw / off_w);
 	printf("cpu  ns/iter: off %.0f on %.0f, paired difference %.0f (+%.1f%%)\n", off_c, on_c, dc,
