@@ -612,8 +612,15 @@ static void visit(const struct vmt_rec *r, size_t idx, void *ctx)
 	int failed = (r->flags & VMT_F_FAILED) != 0;
 	if (r->type != VMT_STACK && r->cid != p->stack_cid && p->stack_cid)
 		stack_flush(p);
+	if (r->type >= CALLTIME_FIRST && r->type < CALLTIME_FIRST + CALLTIME_NTYPES && !p->nodur) {
+		struct calltime **c = &p->ct[r->type - CALLTIME_FIRST];
+		if (!*c)
+			*c = xcalloc(1, sizeof(**c));
+		calltime_add(*c, r->dur);
+	}
 	switch (r->type) {
 	case VMT_PROC_START:
+		p->nodur = (r->flags & VMT_F_NODUR) != 0;
 		proc_start(m, p, r);
 		break;
 	case VMT_MODULE:
@@ -756,6 +763,8 @@ void model_free(struct model *m)
 		free(p->snaps);
 		free(p->forks);
 		free(p->spawns);
+		for (int k = 0; k < CALLTIME_NTYPES; k++)
+			free(p->ct[k]);
 		free(p->mods);
 		free(p->sites);
 		free(p);

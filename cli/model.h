@@ -19,11 +19,16 @@
 #ifndef VMATOP_CLI_MODEL_H
 #define VMATOP_CLI_MODEL_H
 
+#include "calltime.h"
 #include "aspace.h"
 #include "trace.h"
 #include <mtree.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* the memory calls whose time a report shows: VMT_MMAP .. VMT_SYSCALL */
+#define CALLTIME_FIRST VMT_MMAP
+#define CALLTIME_NTYPES (VMT_SYSCALL - VMT_MMAP + 1)
 
 struct fork_stat {
 	uint64_t ns, child_ns;
@@ -74,6 +79,10 @@ struct proc {
 	size_t nforks, forks_cap;
 	uint64_t *spawns;
 	size_t nspawns, spawns_cap;
+	/* time in memory calls, by type VMT_MMAP.. (CALLTIME_FIRST + i): NULL until
+	 * the first; nodur: the process did not time them (VMT_F_NODUR) */
+	struct calltime *ct[CALLTIME_NTYPES];
+	int nodur;
 	uint64_t lists[6];	     /* lists by kind */
 	uint64_t changed[6];	     /* VMAs added/changed/removed by lists of each kind */
 	uint64_t lists_incomplete;   /* lists with lost VMA records: not applied */

@@ -40,6 +40,8 @@ const char record_usage[] =
 	"  -o, --output FILE   trace file (default: vmatop.vmt)\n"
 	"  --stacks[=DEPTH]    record call stacks of DEPTH frames (default 16)\n"
 	"  --ring-slots N      records per process ring, a power of two (default 32768)\n"
+	"  --no-durations      do not time the memory calls (their records carry no duration;\n"
+	"                      saves two clock reads per call: the least overhead)\n"
 	"  --bpf               require BPF (root, or CAP_BPF + CAP_PERFMON); the default is to\n"
 	"                      use it when permitted, and to say which mode vmatop is in\n"
 	"  --no-bpf            shim only\n"
@@ -337,12 +339,14 @@ int cmd_record(int argc, char **argv)
 {
 	const char *out = "vmatop.vmt";
 	unsigned stacks = 0;
+	int no_durations = 0;
 	struct bpf_record_cfg bcfg = {.mode = BPF_AUTO};
 	static const struct option opts[] = {
 		{"output", required_argument, NULL, 'o'}, {"stacks", optional_argument, NULL, 's'},
 		{"ring-slots", required_argument, NULL, 'r'}, {"bpf", no_argument, NULL, 'b'},
 		{"no-bpf", no_argument, NULL, 'B'}, {"lock-threshold", required_argument, NULL, 'L'},
-		{"mmap-lock", no_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'}, {0}};
+		{"mmap-lock", no_argument, NULL, 'M'}, {"no-durations", no_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'}, {0}};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
@@ -397,6 +401,9 @@ int cmd_record(int argc, char **argv)
 		case 'M':
 			bcfg.lock = true;
 			break;
+		case 'D':
+			no_durations = 1;
+			break;
 		case 'h':
 			fputs(record_usage, stdout);
 			return 0;
@@ -450,6 +457,8 @@ int cmd_record(int argc, char **argv)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		set_env(shim, stacks, s.dir);
+		if (no_durations)
+			setenv(VMT_ENV_DURATIONS, "0", 1);
 		execvp(argv[optind], &argv[optind]);
 		fprintf(stderr, "vmatop: %s: cannot run: %s\n", argv[optind], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);

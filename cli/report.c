@@ -124,6 +124,54 @@ static void exec_generations(const struct model *m, unsigned *gen, unsigned *nge
 	free(v);
 }
 
+/* time in memory calls (the shim's dur), JSON */
+static void call_time_json(const struct proc *p, FILE *f)
+{
+	fprintf(f, ", \"call_time\": ");
+	if (p->nodur) {
+		fprintf(f, "null");
+		return;
+	}
+	fputc('{', f);
+	int first = 1;
+	for (int k = 0; k < CALLTIME_NTYPES; k++) {
+		const struct calltime *c = p->ct[k];
+		if (!c || !c->n)
+			continue;
+		fprintf(f,
+			"%s\"%s\": {\"count\": %llu, \"total_ns\": %llu, \"p50_ns\": %llu, "
+			"\"p90_ns\": %llu, \"p99_ns\": %llu, \"max_ns\": %llu}",
+			first ? "" : ", ", vmt_type_name(CALLTIME_FIRST + k), (unsigned long long)c->n,
+			(unsigned long long)c->total, (unsigned long long)calltime_pct(c, 0.5),
+			(unsigned long long)calltime_pct(c, 0.9), (unsigned long long)calltime_pct(c, 0.99),
+			(unsigned long long)c->max);
+		first = 0;
+	}
+	fputc('}', f);
+}
+
+/* ... text: one line per call type */
+static void call_time_text(const struct proc *p, FILE *f)
+{
+	char b[6][32];
+	int any = 0;
+	for (int k = 0; k < CALLTIME_NTYPES; k++) {
+		const struct calltime *c = p->ct[k];
+		if (!c || !c->n)
+			continue;
+		if (!any)
+			fprintf(f, "  time in memory calls (the real call):\n");
+		any = 1;
+		fprintf(f, "    %-14s %8llu  total %-9s p50 %-9s p90 %-9s p99 %-9s max %s\n",
+			vmt_type_name(CALLTIME_FIRST + k), (unsigned long long)c->n,
+			fmt_ns(c->total, b[0]), fmt_ns(calltime_pct(c, 0.5), b[1]),
+			fmt_ns(calltime_pct(c, 0.9), b[2]), fmt_ns(calltime_pct(c, 0.99), b[3]),
+			fmt_ns(c->max, b[4]));
+	}
+	if (p->nodur)
+		fprintf(f, "  time in memory calls: not measured (recorded with --no-durations)\n");
+}
+
 static void report_json(struct model *m, FILE *f)
 {
 	unsigned *gen = xmalloc((m->nprocs + 1) * sizeof(*gen));
@@ -168,8 +216,10 @@ static void report_json(struct model *m, FILE *f)
 				(unsigned long long)p->by_type[t]);
 			first = 0;
 		}
+		fputc('}', f);
+		call_time_json(p, f);
 		fprintf(f,
-			"}, \"vma_changes\": {\"observed\": %llu, \"indirect\": %llu, "
+			", \"vma_changes\": {\"observed\": %llu, \"indirect\": %llu, "
 			"\"discovered\": %llu}, \"incomplete_lists\": %llu, \"snapshots\": %zu, "
 			"\"mismatches\": %zu, \"exit_status\": %d, \"killed_by_signal\": %d, "
 			"\"execed\": %s",
@@ -219,6 +269,7 @@ static void report_text(struct model *m, FILE *f)
 			if (p->by_type[t] && t != VMT_FORK_PRE)
 				fprintf(f, " %s %llu", vmt_type_name(t), (unsigned long long)p->by_type[t]);
 		fputc('\n', f);
+		call_time_text(p, f);
 		if (p->nforks) {
 			struct lat l, cl;
 			fork_lat(p, &l, &cl);

@@ -423,6 +423,8 @@ static void emit_proc_start(unsigned cause, pid_t ppid, uint64_t fork_id, uint64
 	fill_comm(r->p.proc.comm);
 	r->p.proc.stack_depth = S.stack_depth;
 	r->p.proc.shim_pid = (uint32_t)S.pid;
+	if (!S.durations)
+		r->flags |= VMT_F_NODUR;
 	rec_commit(r, pos);
 }
 

@@ -111,6 +111,15 @@ $(BUILD)/tests/tree-rcu-tsan: tests/tree/rcu.c tests/tap.h $(TREE_SRCS) $(wildca
 TESTS += $(BUILD)/tests/tree-rcu-tsan
 # ---- end of tree RCU stress ------------------------------------------------
 
+# ---- cli unit tests (tests/cli/) ---------------------------------------------
+# build/tests/cli-NAME.t: tests/cli/NAME_t.c against the cli/ module it names.
+$(BUILD)/tests/cli/%.o: override CPPFLAGS += -Icli -Itests
+$(BUILD)/tests/cli-calltime.t: $(BUILD)/tests/cli/calltime_t.o $(BUILD)/cli/calltime.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^
+TESTS += $(BUILD)/tests/cli-calltime.t
+# ---- end of cli unit tests ---------------------------------------------------
+
 # ---- shim tests (tests/shim/, tests/shim-*.t) --------------------------------
 # build/tests/shim/shimtest: scenario programs run under `vmatop record` by
 # tests/shim-*.t (each ends with `vmatop verify` = 0 mismatches);

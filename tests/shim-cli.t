@@ -11,7 +11,7 @@ NOBPF=$("$V" record --help 2>&1 | grep -q -- --no-bpf && echo --no-bpf)
 T=$B/tests/shim/shimtest
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-echo "1..16"
+echo "1..19"
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 is() { [ "$1" = "$2" ]; ok $? "$3 (got $1, want $2)"; }
@@ -42,6 +42,29 @@ for k in ("count","p50_ns","p90_ns","p99_ns","max_ns"): assert k in p["forks"], 
 assert p["forks"]["count"] >= 1
 ' 2>&1 | sed 's/^/# /'
 ok ${PIPESTATUS[1]} "report --json has the stable keys"
+# time in memory calls: one entry per call type, as many calls as records,
+# ordered percentiles; --no-durations: not measured (null), calls still counted
+LOOPS=3000 "$V" record $NOBPF -o "$D/ct.vmt" -- "$T" loop >/dev/null 2>&1
+"$V" report --json "$D/ct.vmt" | python3 -c '
+import json,sys
+p=json.load(sys.stdin)["processes"][0]
+ct=p["call_time"]
+for t in ("mmap","munmap"):
+    c=ct[t]
+    assert c["count"] == p["by_type"][t], (t, c, p["by_type"])
+    assert 0 < c["p50_ns"] <= c["p90_ns"] <= c["p99_ns"] <= c["max_ns"], c
+    assert c["count"] * c["p50_ns"] / 2 <= c["total_ns"] <= c["count"] * c["max_ns"], c
+' 2>&1 | sed 's/^/# /'
+ok ${PIPESTATUS[1]} "report --json: call_time per call type (count = calls, p50 <= p90 <= p99 <= max)"
+"$V" report "$D/ct.vmt" | grep -qE '^    munmap +3001  total .* p50 .* max '
+ok $? "report: a time line per memory call type"
+LOOPS=300 "$V" record $NOBPF --no-durations -o "$D/nd.vmt" -- "$T" loop >/dev/null 2>&1
+[ "$("$V" report --json "$D/nd.vmt" | python3 -c '
+import json,sys
+p=json.load(sys.stdin)["processes"][0]
+print(p["call_time"] is None and p["by_type"]["mmap"] == 301)')" = True ] &&
+	"$V" report "$D/nd.vmt" | grep -q 'time in memory calls: not measured'
+ok $? "record --no-durations: call_time null, calls counted, report says not measured"
 # exec generations: the pid that exec'd has two entries, image 0 and 1
 "$V" record $NOBPF -o "$D/x.vmt" -- "$T" exec >/dev/null 2>&1
 "$V" report --json "$D/x.vmt" | python3 -c '

@@ -143,6 +143,8 @@ enum vmt_hflags {
 	VMT_F_FAILED = 1u << 1,	  /* the real call failed (see err); on VMT_LIST_END: the
 				   * list is discarded (its VMA records are to be ignored) */
 	VMT_F_LISTED = 1u << 2,	  /* a VMA list with the same cid follows */
+	VMT_F_NODUR = 1u << 3,	  /* on VMT_PROC_START: this process does not time its
+				   * memory calls (their dur is 0; VMATOP_DURATIONS=0) */
 };
 
 #pragma pack(push, 8)
