@@ -176,8 +176,13 @@ static inline void fast_enter(struct chg_slot *m)
 			      memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
 }
-static inline void fast_leave(struct chg_slot *m)
+static inline void fast_leave(struct chg_slot *m, uintptr_t lo, uintptr_t hi)
 {
+	/* another thread appeared meanwhile (chg_go_multi waited for this hook,
+	 * but only so long): log the change, as chg_end does for a call that
+	 * began single-threaded */
+	if (__builtin_expect(atomic_load_explicit(&chg_multi, memory_order_relaxed), 0) && hi > lo)
+		chg_note(lo, hi);
 	atomic_signal_fence(memory_order_seq_cst);
 	atomic_store_explicit(&m->in_hook, atomic_load_explicit(&m->in_hook, memory_order_relaxed) - 1,
 			      memory_order_release);
@@ -226,7 +231,10 @@ static void *mmap_fast(struct chg_slot *m, void *addr, size_t len, int prot, int
 		list_range(cid, (uintptr_t)r, len);
 		*shim_errno() = e;
 	}
-	fast_leave(m);
+	if (ok)
+		fast_leave(m, (uintptr_t)r, PAGE_UP((uintptr_t)r + len));
+	else
+		fast_leave(m, 0, 0);
 	return r;
 }
 
@@ -272,7 +280,7 @@ static int munmap_fast(struct chg_slot *m, void *addr, size_t len, uint64_t pend
 		rec->p.mem.err = e;
 		rec_commit(rec, pos);
 	}
-	fast_leave(m);
+	fast_leave(m, PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len));
 	return r;
 }
 
