@@ -575,9 +575,17 @@ static void s_pairloop(void)
 		(void *(*)(void *, size_t, int, int, int, off_t))dlsym(libc, "mmap");
 	int (*libc_munmap)(void *, size_t) = (int (*)(void *, size_t))dlsym(libc, "munmap");
 	CHECK(libc_mmap && libc_munmap);
+	/* LOOP_FREE=1: the allocator's pattern - a read-write page wherever
+	 * the kernel puts it (next to other read-write anonymous memory, so it
+	 * merges and the munmap splits); default: a read-only page into a
+	 * fixed one-page hole between PROT_NONE pages (no merge: the cheapest
+	 * kernel path, the strictest ratio) */
+	int free_place = getenv("LOOP_FREE") != NULL;
+	int prot = free_place ? PROT_READ | PROT_WRITE : PROT_READ;
 	char *hole = anon(3 * PG, PROT_NONE);
 	CHECK(munmap(hole + PG, PG) == 0);
 	hole += PG;
+	char *at = free_place ? NULL : hole;
 	long nchunks = n / PAIR_CHUNK < 8 ? 8 : n / PAIR_CHUNK;
 	nchunks += nchunks & 1; /* direct, interposed, direct, ... */
 	double *t = calloc((size_t)nchunks + 1, sizeof(*t));
@@ -593,10 +601,10 @@ static void s_pairloop(void)
 		for (int i = 0; i < PAIR_CHUNK; i++) {
 			void *p;
 			if (via_shim) {
-				p = mmap(hole, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				p = mmap(at, PG, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 				munmap(p, PG);
 			} else {
-				p = libc_mmap(hole, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				p = libc_mmap(at, PG, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 				libc_munmap(p, PG);
 			}
 		}
