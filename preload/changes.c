@@ -351,6 +351,63 @@ int chg_take(int s, uintptr_t *lo, uintptr_t *hi)
 
 int chg_nslots(void) { return atomic_load(&nslots_used); }
 
+/*
+ * Orphans: deferred lists of threads that exited before they could list
+ * them (another thread kept changing the range: obs_list deferred it again).
+ * Dropping one would leave its stale list in the mirror for good; the next
+ * obs_flush(1) (fork, exec, exit, snapshot) or pthread_join lists it.
+ */
+#define NORPHANS 8
+static _Atomic uint64_t orphans[NORPHANS];
+
+static void orphan_put(uint64_t p)
+{
+	for (int i = 0; i < NORPHANS; i++) {
+		uint64_t z = 0;
+		if (atomic_compare_exchange_strong(&orphans[i], &z, p))
+			return;
+	}
+	/* all taken: one range over both (listing more than changed is exact) */
+	uint64_t old = atomic_exchange(&orphans[0], 0);
+	uintptr_t a, b, c, d;
+	unpack(p, &a, &b);
+	if (old) {
+		unpack(old, &c, &d);
+		a = c < a ? c : a;
+		b = d > b ? d : b;
+	}
+	uint64_t u = pack(a, b);
+	if (!u || !atomic_compare_exchange_strong(&orphans[0], &(uint64_t){0}, u))
+		shim_debug("deferred list %lx-%lx of an exited thread: no room, dropped",
+			   (unsigned long)a, (unsigned long)b);
+}
+
+int chg_take_orphan(uintptr_t *lo, uintptr_t *hi)
+{
+	for (int i = 0; i < NORPHANS; i++) {
+		uint64_t p = atomic_load_explicit(&orphans[i], memory_order_relaxed);
+		if (p && (p = atomic_exchange(&orphans[i], 0))) {
+			unpack(p, lo, hi);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int chg_any_pending(int all)
+{
+	if (!all)
+		return my_slot >= 0 && atomic_load(&slots[my_slot].pend) != 0;
+	int n = atomic_load(&nslots_used);
+	for (int i = 0; i < n; i++)
+		if (atomic_load(&slots[i].pend))
+			return 1;
+	for (int i = 0; i < NORPHANS; i++)
+		if (atomic_load(&orphans[i]))
+			return 1;
+	return 0;
+}
+
 void chg_thread_exit(void)
 {
 	int s = my_slot;
@@ -361,8 +418,9 @@ void chg_thread_exit(void)
 		obs_flush(0);
 		shim_depth--;
 	}
-	if (atomic_load(&slots[s].pend)) /* not active: nobody will list it */
-		atomic_store(&slots[s].pend, 0);
+	uint64_t p = atomic_exchange(&slots[s].pend, 0);
+	if (p && shim_active()) /* still changing under it: someone lists it later */
+		orphan_put(p);
 	chg_my_pending = 0;
 	atomic_store(&slots[s].busy, 0);
 	atomic_store(&slots[s].in_hook, 0);

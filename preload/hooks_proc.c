@@ -231,6 +231,7 @@ SHIM_EXPORT int pthread_join(pthread_t th, void **ret)
 		int e = errno;
 		enter();
 		threads_check_retired();
+		obs_flush_orphans(); /* what the joined thread could not list */
 		leave();
 		errno = e;
 	}

@@ -527,23 +527,67 @@ int obs_list_unannounced(uintptr_t lo, uintptr_t hi, unsigned kind, unsigned cau
 	return obs_list(shim_cid(), lo, hi, kind, cause);
 }
 
-void obs_flush(int all)
+/*
+ * A list obs_list could not make consistent is deferred again (another
+ * thread kept changing its range - typically a thread preempted inside its
+ * call, which is announced until it ends). Those who flush need it listed
+ * now - a snapshot would compare a stale mirror, an exiting thread would
+ * leave it to nobody - so try again for a while: the other call ends as
+ * soon as its thread runs.
+ */
+#define FLUSH_WAIT_NS 200000000ull
+
+static int flush_once(int all)
 {
 	uintptr_t lo, hi;
-	if (chg_take(-1, &lo, &hi))
+	int found = 0;
+	if (chg_take(-1, &lo, &hi)) {
+		found = 1;
 		obs_list(shim_cid(), lo, hi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
-	if (!all)
-		return;
-	for (int round = 0; round < 4; round++) {
-		int found = 0, n = chg_nslots();
-		for (int i = 0; i < n; i++)
-			if (chg_take(i, &lo, &hi)) {
-				found = 1;
-				obs_list(shim_cid(), lo, hi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
-			}
-		if (!found)
-			break;
 	}
+	if (!all)
+		return found;
+	int n = chg_nslots();
+	for (int i = 0; i < n; i++)
+		if (chg_take(i, &lo, &hi)) {
+			found = 1;
+			obs_list(shim_cid(), lo, hi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+		}
+	while (chg_take_orphan(&lo, &hi)) {
+		found = 1;
+		obs_list(shim_cid(), lo, hi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+	}
+	return found;
+}
+
+void obs_flush_orphans(void)
+{
+	uintptr_t lo, hi;
+	while (chg_take_orphan(&lo, &hi))
+		obs_list(shim_cid(), lo, hi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+}
+
+void obs_flush(int all)
+{
+	uint64_t t0 = 0;
+	long nap = 100000; /* ns, doubling: each round lists again */
+	int e = errno;
+	for (int round = 0;; round++) {
+		if (!flush_once(all) || !chg_any_pending(all))
+			break;
+		uint64_t now = shim_clock();
+		if (!t0)
+			t0 = now;
+		else if (now - t0 > FLUSH_WAIT_NS) {
+			shim_debug("deferred lists still changing after %d rounds: left for later", round);
+			break;
+		}
+		struct timespec d = {0, nap};
+		nanosleep(&d, NULL);
+		if (nap < 25000000)
+			nap *= 2;
+	}
+	errno = e;
 }
 
 void obs_snapshot(unsigned cause, const char *label)

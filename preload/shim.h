@@ -249,8 +249,11 @@ SHIM_HIDDEN int obs_vma_at(uintptr_t addr, uintptr_t *start, uintptr_t *end);
 SHIM_HIDDEN void obs_check_stack(void);
 SHIM_HIDDEN void obs_check_brk(unsigned cause);
 SHIM_HIDDEN void obs_snapshot(unsigned cause, const char *label);
-/* Take the deferred list of this thread (all: of every thread) now. */
+/* Take the deferred list of this thread (all: of every thread, and the
+ * orphans) now; a list deferred again is retried for a while (bounded). */
 SHIM_HIDDEN void obs_flush(int all);
+/* List the deferred lists of threads that exited (pthread_join). */
+SHIM_HIDDEN void obs_flush_orphans(void);
 
 /* hooks_proc.c */
 SHIM_HIDDEN void threads_check_retired(void);
@@ -359,6 +362,10 @@ static inline int chg_defer(uintptr_t lo, uintptr_t hi)
 	return chg_defer_slow(lo, hi);
 }
 SHIM_HIDDEN int chg_take(int slot, uintptr_t *lo, uintptr_t *hi); /* slot -1: own */
+/* A deferred list left by a thread that exited (changes.c, orphans). */
+SHIM_HIDDEN int chg_take_orphan(uintptr_t *lo, uintptr_t *hi);
+/* A deferred list is waiting: this thread's (all: any thread's or an orphan). */
+SHIM_HIDDEN int chg_any_pending(int all);
 SHIM_HIDDEN int chg_nslots(void);
 /* A second thread will run in the shim (pthread_create): leave the single-threaded path. */
 SHIM_HIDDEN void chg_go_multi(void);

@@ -334,6 +334,68 @@ static void s_forkmt(void)
 		pthread_join(th[i], NULL);
 }
 
+/*
+ * A thread that exits while its deferred list cannot be taken: thread A is
+ * held inside its mmap hook (a signal handler that waits runs when the real
+ * call returns, before the hook ends), and an mmap without MAP_FIXED is a
+ * change of unknown range until it ends, which conflicts with every list;
+ * thread B maps a page that merges with its neighbour (only its deferred
+ * list tells the mirror) and exits at once. B's list must not be dropped:
+ * it is listed later (pthread_join, the exit snapshot) and verify passes.
+ */
+static _Atomic int te_started, te_in_handler, te_release;
+static void te_handler(int sig)
+{
+	(void)sig;
+	atomic_store(&te_in_handler, 1);
+	while (!atomic_load(&te_release)) {
+		struct timespec d = {0, 1000000};
+		nanosleep(&d, NULL);
+	}
+}
+static void *te_long(void *a)
+{
+	(void)a;
+	atomic_store(&te_started, 1);
+	/* long enough for the signal to land inside the call */
+	void *p = mmap(NULL, 64ul << 20, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	CHECK(p != MAP_FAILED);
+	CHECK(munmap(p, 64ul << 20) == 0);
+	return NULL;
+}
+static char *te_region;
+static void *te_merge(void *a)
+{
+	(void)a;
+	char *m = mmap(te_region + PG, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(m == te_region + PG); /* merges with te_region's first page */
+	return NULL;
+}
+static void s_threadexit(void)
+{
+	te_region = anon(2 * PG, PROT_READ | PROT_WRITE);
+	te_region[0] = 1;
+	CHECK(munmap(te_region + PG, PG) == 0);
+	struct sigaction sa = {.sa_handler = te_handler};
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	pthread_t a, b;
+	CHECK(pthread_create(&a, NULL, te_long, NULL) == 0);
+	while (!atomic_load(&te_started))
+		sched_yield();
+	usleep(3000); /* A is in its mmap (populating) */
+	CHECK(pthread_kill(a, SIGUSR1) == 0);
+	while (!atomic_load(&te_in_handler))
+		usleep(200);
+	CHECK(pthread_create(&b, NULL, te_merge, NULL) == 0);
+	CHECK(pthread_join(b, NULL) == 0);
+	printf("%lx %lx\n", (unsigned long)(te_region + PG), (unsigned long)gettid());
+	fflush(stdout);
+	atomic_store(&te_release, 1);
+	CHECK(pthread_join(a, NULL) == 0);
+	snap("threadexit");
+}
+
 static void s_vfork(void)
 {
 	pid_t p = vfork();
@@ -637,7 +699,7 @@ static const struct {
 	{"vforkmem", s_vforkmem}, {"clone", s_clone},
 	{"spawn", s_spawn},   {"exec", s_exec},	      {"sigkill", s_sigkill},
 	{"selfmaps", s_selfmaps}, {"loop", s_loop}, {"pairloop", s_pairloop},
-	{"fastpath", s_fastpath},
+	{"fastpath", s_fastpath}, {"threadexit", s_threadexit},
 };
 
 int main(int argc, char **argv)
