@@ -242,28 +242,36 @@ int chg_conflict(uint64_t g0, uintptr_t lo, uintptr_t hi)
 	return 0;
 }
 
+/* Add [lo, hi) to the ranges in r (k of them, at most max): when r is full,
+ * the last one grows to cover it too (listing more than changed is exact). */
+static int add_range(uintptr_t (*r)[2], int k, int max, uintptr_t lo, uintptr_t hi)
+{
+	if (k < max) {
+		r[k][0] = lo;
+		r[k][1] = hi;
+		return k + 1;
+	}
+	r[max - 1][0] = lo < r[max - 1][0] ? lo : r[max - 1][0];
+	r[max - 1][1] = hi > r[max - 1][1] ? hi : r[max - 1][1];
+	return k;
+}
+
 int chg_changed_since(uint64_t g0, uintptr_t (*r)[2], int max)
 {
 	int k = 0;
 	uint64_t g1 = chg_mark();
-	if (g1 - g0 > NLOG || atomic_load(&unslotted) > 0)
+	if (max < 1 || g1 - g0 > NLOG || atomic_load(&unslotted) > 0)
 		return -1;
 	for (uint64_t s = g0 + 1; s <= g1; s++) {
-		if (atomic_load_explicit(&chlog[s % NLOG].seq, memory_order_acquire) != s || k == max)
+		if (atomic_load_explicit(&chlog[s % NLOG].seq, memory_order_acquire) != s)
 			return -1;
-		r[k][0] = atomic_load(&chlog[s % NLOG].lo);
-		r[k][1] = atomic_load(&chlog[s % NLOG].hi);
-		k++;
+		k = add_range(r, k, max, atomic_load(&chlog[s % NLOG].lo),
+			      atomic_load(&chlog[s % NLOG].hi));
 	}
 	int n = atomic_load(&nslots_used);
 	for (int i = 0; i < n; i++)
-		if (i != my_slot && atomic_load_explicit(&slots[i].busy, memory_order_seq_cst)) {
-			if (k == max)
-				return -1;
-			r[k][0] = atomic_load(&slots[i].lo);
-			r[k][1] = atomic_load(&slots[i].hi);
-			k++;
-		}
+		if (i != my_slot && atomic_load_explicit(&slots[i].busy, memory_order_seq_cst))
+			k = add_range(r, k, max, atomic_load(&slots[i].lo), atomic_load(&slots[i].hi));
 	for (int i = 0; i < k; i++)
 		if (r[i][0] == 0 && r[i][1] == ~0ul)
 			return -1;

@@ -312,7 +312,8 @@ static inline void chg_end(uintptr_t lo, uintptr_t hi)
 SHIM_HIDDEN void chg_note(uintptr_t lo, uintptr_t hi);
 SHIM_HIDDEN uint64_t chg_mark(void);
 SHIM_HIDDEN int chg_conflict(uint64_t g0, uintptr_t lo, uintptr_t hi);
-/* Ranges logged since g0 or being changed by other threads now (at most max); -1: unknown. */
+/* Ranges logged since g0 or being changed by other threads now (at most max:
+ * the last grows to cover the rest); -1: unknown. */
 SHIM_HIDDEN int chg_changed_since(uint64_t g0, uintptr_t (*r)[2], int max);
 /* This thread is inside a hook whose effect or record may straddle a fork
  * (only the owner writes in_hook: plain increments; a signal handler nests
