@@ -14,6 +14,11 @@ struct tstate {
 	__u32 seq_enter; /* mm->mm_lock_seq at entry */
 	__u32 seen;	 /* stack_vm is valid (set at the fork, or first sight) */
 	__u64 sc_enter;	 /* entry time: forks (and every call with lock stats) */
+	/* what this thread saw at its last syscall exit (or its fork, exec, first
+	 * sight): the entry state of a syscall whose entry was not seen */
+	__u64 brk_last;
+	__u32 seq_last;
+	__u32 last_ok; /* 1: seq_last and brk_last are valid */
 	__u64 clone_flags;
 	__u64 brk_before;
 	__u64 stack_vm;	 /* mm->stack_vm when this thread last looked */

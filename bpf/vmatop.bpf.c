@@ -119,6 +119,15 @@ struct {
 	__uint(max_entries, 16 << 20);
 } events SEC(".maps");
 
+/* Followed processes that have had a second thread (counted in mt_followed
+ * until they exit or exec). The collector adds the ones it attaches to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);  /* tgid */
+	__type(value, __u8); /* 1 */
+} mt_tgids SEC(".maps");
+
 /* Per mm that has (had) more than one user:
  *  - inflight: modelled calls from their entry (with lock statistics: from
  *    their write) until their record is sent: a record sent while another
@@ -162,6 +171,20 @@ struct {
 
 /* FORK_RETs pending in any thread: sched_switch does nothing while 0 */
 __s64 forks_pending = 0;
+/* set by the collector: the clone family's own entry programs are attached */
+volatile __u32 fork_tp_on = 0;
+/* followed processes with more than one thread (mt_tgids): the collector
+ * attaches raw sys_enter while there are any */
+__s64 mt_followed = 0;
+/* CLOCK_MONOTONIC when the collector last attached raw sys_enter:
+ * for a while after, a call of a multi-user mm may be in flight without
+ * having been counted (it entered before), so its mm's records are not
+ * count-checked (TS_NOCHECK) */
+volatile __u64 enter_attach_ns = 0;
+#define ENTER_GRACE_NS 100000000ull
+
+/* A record of st's call may be count-checked from the in-flight count. */
+#define INFLIGHT_CHECKABLE(st) (((st)->flags & (TS_COUNTED | TS_NOCHECK)) == TS_COUNTED)
 
 enum {
 	TS_IN_SYSCALL = 1u << 0,
@@ -169,6 +192,12 @@ enum {
 	TS_FORKING = 1u << 2,
 	TS_SOLO = 1u << 3,    /* the mm had one user at entry */
 	TS_COUNTED = 1u << 4, /* counted in mm_inflight (at entry, or the write) */
+	TS_NOENTRY = 1u << 5, /* the entry was not seen: its state rebuilt at exit */
+	TS_BRK_UNKNOWN = 1u << 6, /* ... and the break before the call is not known */
+	TS_SEQ_UNKNOWN = 1u << 7, /* ... and the mm_lock_seq at its entry either:
+				   * it counts as written, never as exact */
+	TS_NOCHECK = 1u << 8, /* no count check: sys_enter was attached a moment
+			       * ago, calls that entered before are not counted */
 };
 
 struct {
@@ -1054,10 +1083,20 @@ static __always_inline void stack_check(struct tstate *st, struct mm_struct *mm,
 	stk = mv->start_stack;
 	s->rec.range[0][0] = stk;
 	s->rec.range[0][1] = stk + 1;
-	list_send(st, solo, first ? CHECK_NO : CHECK_INFLIGHT, 0);
+	list_send(st, solo,
+		  first || bpf_ktime_get_ns() - enter_attach_ns < ENTER_GRACE_NS ? CHECK_NO
+										: CHECK_INFLIGHT,
+		  0);
 }
 
-static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
+/*
+ * Entry of a syscall (a0: its first argument). Raw sys_enter runs it for
+ * every syscall, but it is attached only while it is needed (see
+ * exit_without_entry); the clone family has entry programs of its own on
+ * the per-syscall tracepoints when the kernel has them (fork_tp_on), so
+ * that fork latency keeps its entry time without raw sys_enter.
+ */
+static __always_inline int on_sys_enter(__u64 a0, long id, bool raw)
 {
 	struct mm_struct *mm;
 	struct tstate *st;
@@ -1066,6 +1105,8 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 
 	if (!followed(cur_tgid()))
 		return 0;
+	if (raw && fork_tp_on && sys_class(id) == SC_FORK)
+		return 0; /* its own entry program has it */
 	st = ts_get(true);
 	if (!st)
 		return 0;
@@ -1095,7 +1136,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	if (id == VMT_SYS_BRK)
 		st->brk_before = mmv(mm)->brk;
 	if (cls == SC_FORK) {
-		__u64 fl = 0, a0 = regsv(regs)->di;
+		__u64 fl = 0;
 		st->sc_enter = bpf_ktime_get_ns();
 		if (id == VMT_SYS_CLONE)
 			fl = a0;
@@ -1157,6 +1198,10 @@ static __always_inline void call_ranges(struct vmt_krec_vmachg *r, struct tstate
 		break;
 	case VMT_SYS_BRK: {
 		__u64 before = st->brk_before, after = mmv(mm)->brk;
+		if (st->flags & TS_BRK_UNKNOWN) { /* where the heap ended: list it all */
+			r->h.flags |= VMT_BPF_F_FULL;
+			break;
+		}
 		__u64 lo = before < after ? before : after, hi = before < after ? after : before;
 		/* the heap VMA's end may move anywhere up to PAGE_UP(hi) */
 		r->range[0][0] = PAGE_DOWN(lo);
@@ -1217,16 +1262,16 @@ static __always_inline bool munmap_send(struct tstate *st, struct mm_struct *mm,
 		return false;
 	r = &s->rec;
 	seq0 = mm_seq(mm);
-	if (!solo && seq0 != st->seq_enter + 2)
+	if (!solo && (seq0 != st->seq_enter + 2 || (st->flags & TS_SEQ_UNKNOWN)))
 		return false;
 	r->map_count = mmv(mm)->map_count;
 	seq1 = mm_seq(mm);
 	if (seq1 != seq0 || (seq0 & 1))
 		return false; /* a writer came: walk */
 	r->lock_seq = seq0;
-	r->wr_seq = seq0 == st->seq_enter + 2 ? st->seq_enter + 1 : 0;
+	r->wr_seq = seq0 == st->seq_enter + 2 && !(st->flags & TS_SEQ_UNKNOWN) ? st->seq_enter + 1 : 0;
 	/* after the snapshot, before the ring position (see CHECK_INFLIGHT) */
-	if (!solo && (!(st->flags & TS_COUNTED) || inflight_get((__u64)mm) != 1)) {
+	if (!solo && (!INFLIGHT_CHECKABLE(st) || inflight_get((__u64)mm) != 1)) {
 		r->h.flags |= VMT_BPF_F_RACED;
 		count(VMT_BPF_C_RACED);
 	}
@@ -1269,9 +1314,9 @@ static __always_inline bool mmap_send(struct tstate *st, struct mm_struct *mm, b
 		return false;
 	r->nr_vmas = 1;
 	r->lock_seq = seq0;
-	r->wr_seq = seq0 == st->seq_enter + 2 ? st->seq_enter + 1 : 0;
+	r->wr_seq = seq0 == st->seq_enter + 2 && !(st->flags & TS_SEQ_UNKNOWN) ? st->seq_enter + 1 : 0;
 	/* after the snapshot, before the ring position (see CHECK_INFLIGHT) */
-	if (!solo && (!(st->flags & TS_COUNTED) || inflight_get((__u64)mm) != 1)) {
+	if (!solo && (!INFLIGHT_CHECKABLE(st) || inflight_get((__u64)mm) != 1)) {
 		r->h.flags |= VMT_BPF_F_RACED;
 		count(VMT_BPF_C_RACED);
 	}
@@ -1306,7 +1351,7 @@ static __always_inline void fast_fill(struct vmt_krec_vmachg *r, struct tstate *
 	r->part = 0;
 	r->nr_vmas = nvmas;
 	r->lock_seq = seq;
-	r->wr_seq = seq == st->seq_enter + 2 ? st->seq_enter + 1 : 0;
+	r->wr_seq = seq == st->seq_enter + 2 && !(st->flags & TS_SEQ_UNKNOWN) ? st->seq_enter + 1 : 0;
 	r->pad = 0;
 	r->h.ts = bpf_ktime_get_ns();
 }
@@ -1418,7 +1463,8 @@ static __always_inline void vma_call_exit(struct tstate *st, struct pt_regs *reg
 	/* did the call write? With lock statistics the lock says; else the
 	 * seq: it did not move, so nobody wrote (a move may be another
 	 * thread's write: then listing is merely unneeded) */
-	wrote = cfg_lock ? (st->flags & TS_WROTE) : seq != st->seq_enter;
+	wrote = cfg_lock ? (st->flags & TS_WROTE)
+			 : seq != st->seq_enter || (st->flags & TS_SEQ_UNKNOWN);
 	if (!wrote) {
 		/* nothing changed, nothing to list */
 		r->h.flags |= VMT_BPF_F_NOCHANGE;
@@ -1437,7 +1483,66 @@ static __always_inline void vma_call_exit(struct tstate *st, struct pt_regs *reg
 		return;
 	/* others in flight (besides us) when our ring position is taken: a
 	 * change of theirs may be in our snapshot with its record to come */
-	list_send(st, solo, (st->flags & TS_COUNTED) ? CHECK_INFLIGHT : CHECK_NO, 1);
+	list_send(st, solo, INFLIGHT_CHECKABLE(st) ? CHECK_INFLIGHT : CHECK_NO, 1);
+}
+
+/* What the thread sees now of its mm: the entry state of its next syscall
+ * when that one's entry is not seen (exit_without_entry). */
+static __always_inline void seen_last(struct tstate *st, struct mm_struct *mm)
+{
+	if (!mm) {
+		st->last_ok = 0;
+		return;
+	}
+	st->seq_last = mm_seq(mm);
+	st->brk_last = mmv(mm)->brk;
+	st->last_ok = 1;
+}
+
+/*
+ * sys_exit of a syscall whose entry was not seen: sys_enter is attached only
+ * while it is needed (a followed process has several threads, lock
+ * statistics, --system; forks have entry programs of their own), or the
+ * thread entered before it was. Rebuild what the entry would have recorded
+ * from what the thread saw at its last exit: in a single-user mm nobody else
+ * writes between two syscalls of its only thread but a page fault growing
+ * the stack (stack_check lists it) or another process's rare write (then a
+ * walk or a FULL list where the entry would have allowed less). Not known
+ * (first sight, or other threads): a modelled call is listed by a walk and
+ * not count-checked; another call is let go, as a missed entry always was.
+ * False: nothing to do for this exit.
+ */
+static __always_inline bool exit_without_entry(struct tstate *st, struct pt_regs *regs)
+{
+	struct mm_struct *mm = cur_mm();
+	__u32 nr = (__u32)regsv(regs)->orig_ax, seq;
+	bool solo, known;
+	int cls;
+
+	if (!mm)
+		return false;
+	solo = mmv(mm)->mm_users.counter <= 1;
+	if (st->pend.h.type) /* back in user space and into this call */
+		fork_ret_send(st, st->pend.h.ts);
+	pend_retry(st, mm, false);
+	stack_check(st, mm, solo);
+	cls = sys_class(nr);
+	known = solo && st->last_ok;
+	seq = mm_seq(mm);
+	if (cls == SC_NONE || (!known && cls != SC_VMA)) {
+		seen_last(st, mm);
+		return false;
+	}
+	st->sc_nr = nr;
+	st->flags = TS_IN_SYSCALL | TS_NOENTRY | (solo ? TS_SOLO : 0) |
+		    (known ? 0 : TS_SEQ_UNKNOWN);
+	st->seq_enter = known ? st->seq_last : seq;
+	if (nr == VMT_SYS_BRK) {
+		st->brk_before = st->brk_last;
+		if (!known)
+			st->flags |= TS_BRK_UNKNOWN;
+	}
+	return true;
 }
 
 static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
@@ -1448,9 +1553,18 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 
 	if (!followed(cur_tgid()))
 		return 0;
-	st = ts_get(false);
-	if (!st || !(st->flags & TS_IN_SYSCALL))
+	st = ts_get(!cfg_lock);
+	if (!st)
 		return 0;
+	if (!(st->flags & TS_IN_SYSCALL)) {
+		/* with lock statistics sys_enter is always there: a call whose
+		 * entry it missed (attach) is not ours to list */
+		if (cfg_lock || !exit_without_entry(st, regs))
+			return 0;
+	}
+	if (!cfg_lock && !(st->flags & TS_SOLO) &&
+	    bpf_ktime_get_ns() - enter_attach_ns < ENTER_GRACE_NS)
+		st->flags |= TS_NOCHECK;
 	nr = st->sc_nr;
 	cls = sys_class(nr);
 	if (cls == SC_VMA) {
@@ -1489,7 +1603,8 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		if (cfg_lock)
 			wrote = st->flags & TS_WROTE;
 		else
-			wrote = (solo || cls == SC_MAYWRITE) && mm && mm_seq(mm) != st->seq_enter;
+			wrote = (solo || cls == SC_MAYWRITE) && mm &&
+				(mm_seq(mm) != st->seq_enter || (st->flags & TS_SEQ_UNKNOWN));
 		if (wrote && mm) {
 			struct scratch *s = scratch_get();
 			if (s) {
@@ -1499,7 +1614,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 				s->rec.ret = ret;
 				s->rec.nr = nr;
 				list_send(st, solo,
-					  (st->flags & TS_COUNTED) ? CHECK_INFLIGHT : CHECK_NO, 1);
+					  INFLIGHT_CHECKABLE(st) ? CHECK_INFLIGHT : CHECK_NO, 1);
 			}
 		}
 	}
@@ -1509,6 +1624,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 			inflight_add((__u64)mm, -1);
 	}
 	st->flags = 0;
+	seen_last(st, cur_mm());
 	return 0;
 }
 
@@ -1799,6 +1915,19 @@ static __always_inline int on_contention_end(void *lock, int ret)
 /* ---- process life cycle ------------------------------------------------------ */
 
 /* child_btf: the child as a trusted pointer (tp_btf; NULL with raw_tp) */
+/* tgid has several threads now / is down to one (exit, exec). */
+static __always_inline void mt_mark(__u32 tgid)
+{
+	__u8 one = 1;
+	if (!bpf_map_update_elem(&mt_tgids, &tgid, &one, BPF_NOEXIST))
+		__sync_fetch_and_add(&mt_followed, 1);
+}
+static __always_inline void mt_unmark(__u32 tgid)
+{
+	if (!bpf_map_delete_elem(&mt_tgids, &tgid))
+		__sync_fetch_and_add(&mt_followed, -1);
+}
+
 static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child,
 				   struct task_struct *child_btf)
 {
@@ -1846,10 +1975,13 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 		if (cs) {
 			cs->stack_vm = st->stack_vm;
 			cs->seen = st->seen;
+			seen_last(cs, cmm); /* the child's first syscall may have no entry */
 		}
 	}
-	if (ctgid == ptgid)
+	if (ctgid == ptgid) {
 		f.h.flags |= VMT_BPF_F_THREAD;
+		mt_mark(ptgid);
+	}
 	if (cmm == pmm)
 		f.h.flags |= VMT_BPF_F_SHARED_MM;
 	if (f.clone_flags & CLONE_VFORK_)
@@ -1884,6 +2016,7 @@ static __always_inline int on_exec(struct task_struct *p, __u32 old_pid, struct 
 
 	if (!followed(BPF_CORE_READ(p, tgid)))
 		return 0;
+	mt_unmark(BPF_CORE_READ(p, tgid)); /* exec left one thread */
 	mm = BPF_CORE_READ(p, mm);
 	if (mm) {
 		/* a new mm: no state of an old one at the same address */
@@ -1904,6 +2037,8 @@ static __always_inline int on_exec(struct task_struct *p, __u32 old_pid, struct 
 		}
 		if (st && mm)
 			st->stack_vm = mmv(mm)->stack_vm; /* listed below */
+		if (st)
+			seen_last(st, mm);
 		if (st) {
 			/* exec took the old mm's lock for reading and lets it
 			 * go once current->mm is the new one (a release the
@@ -1959,6 +2094,7 @@ static __always_inline int on_exit(struct task_struct *p, bool group_dead)
 		if (mm)
 			bpf_map_delete_elem(&mm_inflight, &mm);
 		bpf_map_delete_elem(&fresh, &tgid);
+		mt_unmark(tgid);
 		if (!cfg_system)
 			follow_set(tgid, false);
 	}
@@ -2003,7 +2139,25 @@ int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev, struct ta
 	SEC("raw_tp/" #tp)                                          \
 	int BPF_PROG(tp##_raw, __VA_ARGS__) { return body; }
 
-TWIN(sys_enter, on_sys_enter(regs, id), struct pt_regs *regs, long id)
+TWIN(sys_enter, on_sys_enter(regsv(regs)->di, id, true), struct pt_regs *regs, long id)
+
+/* The clone family's entries on their per-syscall tracepoints (classic
+ * tracepoints: attached through perf, tracefs needed; layout of
+ * the format file of events/syscalls/sys_enter_clone). */
+struct sys_enter_args {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 args[6];
+};
+SEC("tp/syscalls/sys_enter_clone")
+int fork_enter_clone(struct sys_enter_args *c) { return on_sys_enter(c->args[0], c->nr, false); }
+SEC("tp/syscalls/sys_enter_clone3")
+int fork_enter_clone3(struct sys_enter_args *c) { return on_sys_enter(c->args[0], c->nr, false); }
+SEC("tp/syscalls/sys_enter_fork")
+int fork_enter_fork(struct sys_enter_args *c) { return on_sys_enter(0, c->nr, false); }
+SEC("tp/syscalls/sys_enter_vfork")
+int fork_enter_vfork(struct sys_enter_args *c) { return on_sys_enter(0, c->nr, false); }
 TWIN(sys_exit, on_sys_exit(regs, ret), struct pt_regs *regs, long ret)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_process_fork_btf, struct task_struct *parent, struct task_struct *child)

@@ -18,6 +18,7 @@
 #include "bpf_collector.h"
 #include "bpf_order.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <linux/capability.h>
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -161,6 +163,12 @@ struct vmt_bpf {
 	uint64_t now;		  /* CLOCK_MONOTONIC at the start of this poll/drain
 				   * (one clock read per batch, not per record) */
 	uint64_t malformed;	  /* records shorter than their header says */
+	/* raw sys_enter and the clone family's entry programs (enter_policy) */
+	struct bpf_link *enter_link;
+	struct bpf_link *fork_links[4];
+	bool fork_tp;		  /* the fork entry programs are attached */
+	bool detached;		  /* vmt_bpf_detach: nothing attached */
+	bool lock, system;
 };
 
 static uint64_t mono_ns(void)
@@ -244,8 +252,17 @@ static struct vmatop *skel_open(const struct vmt_bpf_opts *o, const bool have[4]
 		const char *sec = bpf_program__section_name(p);
 		const char *slash = strchr(sec, '/');
 		bool is_raw = !strncmp(sec, "raw_tp/", 7);
+		if (!strncmp(sec, "tp/syscalls/", 12)) {
+			/* the clone family's entries (attached by enter_policy) */
+			bpf_program__set_autoload(p, !o->lock && !o->system);
+			bpf_program__set_autoattach(p, false);
+			continue;
+		}
 		int g = slash ? tp_group(slash + 1) : -1;
 		bool load = slash && is_raw == raw && have[g];
+		/* raw sys_enter: attached by enter_policy, when needed */
+		if (slash && !strcmp(slash + 1, "sys_enter"))
+			bpf_program__set_autoattach(p, false);
 		/* the lock programs (and contention, which needs their
 		 * state) only for lock statistics */
 		if (slash && !o->lock && (g == G_MMAP_LOCK || g == G_CONTENTION))
@@ -291,6 +308,118 @@ static int on_ring(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	return vmt_border_push(b->order, h, h->size, b->now);
+}
+
+/* ---- which entry programs are attached ------------------------------------
+ *
+ * sys_exit rebuilds a missing entry from what the thread saw at its last
+ * exit (bpf/vmatop.bpf.c, exit_without_entry), which is exact for a
+ * single-threaded process. So raw sys_enter - a program run on every syscall
+ * of every process (~55 ns each in a VM) - is attached only while it is
+ * needed: lock statistics, --system, a followed process with several
+ * threads (their in-flight count), or when the clone family's own entry
+ * programs (per-syscall tracepoints, for the fork latency's entry time)
+ * cannot be attached. VMATOP_BPF_ENTER=always|never overrides (tests).
+ */
+
+/* tracefs (the per-syscall tracepoints live there): mount it if missing. */
+static bool tracefs_ready(void)
+{
+	if (access("/sys/kernel/tracing/events/syscalls", F_OK) == 0 ||
+	    access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0)
+		return true;
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) < 0)
+		return false;
+	return access("/sys/kernel/tracing/events/syscalls", F_OK) == 0;
+}
+
+static void fork_tp_detach(struct vmt_bpf *b)
+{
+	for (int i = 0; i < 4; i++) {
+		bpf_link__destroy(b->fork_links[i]);
+		b->fork_links[i] = NULL;
+	}
+	b->fork_tp = false;
+	b->skel->bss->fork_tp_on = 0;
+}
+
+static void fork_tp_attach(struct vmt_bpf *b)
+{
+	struct bpf_program *p[4] = {b->skel->progs.fork_enter_clone, b->skel->progs.fork_enter_clone3,
+				    b->skel->progs.fork_enter_fork, b->skel->progs.fork_enter_vfork};
+	if (b->lock || b->system || b->fork_tp || bpf_program__fd(p[0]) < 0 || !tracefs_ready())
+		return;
+	for (int i = 0; i < 4; i++) {
+		/* EEXIST: the last attachment of the program is still being
+		 * taken down (its perf event just closed): wait a little */
+		for (int t = 0; t < 100; t++) {
+			b->fork_links[i] = bpf_program__attach(p[i]);
+			if (b->fork_links[i] || errno != EEXIST)
+				break;
+			usleep(1000);
+		}
+		if (!b->fork_links[i]) {
+			fork_tp_detach(b);
+			return;
+		}
+	}
+	b->fork_tp = true;
+	b->skel->bss->fork_tp_on = 1;
+}
+
+static bool enter_needed(struct vmt_bpf *b)
+{
+	const char *f = getenv("VMATOP_BPF_ENTER");
+	if (f && !strcmp(f, "always"))
+		return true;
+	if (f && !strcmp(f, "never"))
+		return false;
+	return b->lock || b->system || !b->fork_tp ||
+	       __atomic_load_n(&b->skel->bss->mt_followed, __ATOMIC_RELAXED) > 0;
+}
+
+/* Attach or detach raw sys_enter as enter_needed() says. */
+static int enter_policy(struct vmt_bpf *b)
+{
+	if (b->detached)
+		return 0;
+	bool need = enter_needed(b);
+	if (need && !b->enter_link) {
+		struct bpf_program *p = b->skel->progs.sys_enter_btf;
+		if (bpf_program__fd(p) < 0)
+			p = b->skel->progs.sys_enter_raw;
+		b->enter_link = bpf_program__attach(p);
+		if (!b->enter_link)
+			return -errno;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		b->skel->bss->enter_attach_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	} else if (!need && b->enter_link) {
+		bpf_link__destroy(b->enter_link);
+		b->enter_link = NULL;
+	}
+	b->info.enter_on_demand = !b->lock && !b->system && b->fork_tp;
+	return 0;
+}
+
+/* A followed process that already has several threads (attach). */
+static void mt_note(struct vmt_bpf *b, pid_t tgid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)tgid);
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && n < 2)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	uint32_t k = (uint32_t)tgid;
+	uint8_t one = 1;
+	if (n > 1 && !bpf_map_update_elem(bpf_map__fd(b->skel->maps.mt_tgids), &k, &one, BPF_NOEXIST))
+		__atomic_fetch_add(&b->skel->bss->mt_followed, 1, __ATOMIC_RELAXED);
 }
 
 int vmt_bpf_open(struct vmt_bpf **out, const struct vmt_bpf_opts *opts, vmt_bpf_record_fn fn,
@@ -386,8 +515,15 @@ int vmt_bpf_open(struct vmt_bpf **out, const struct vmt_bpf_opts *opts, vmt_bpf_
 		return errf(err, errlen, ret, "vmatop: cannot map the BPF follow set (%s)",
 			    strerror(-ret));
 	}
+	b->lock = o.lock;
+	b->system = o.system;
 	ret = vmatop__attach(b->skel);
+	if (!ret) {
+		fork_tp_attach(b);
+		ret = enter_policy(b);
+	}
 	if (ret) {
+		fork_tp_detach(b);
 		munmap(b->follow_bits, b->follow_len);
 		vmatop__destroy(b->skel);
 		vmt_border_free(b->order);
@@ -412,13 +548,22 @@ int vmt_bpf_open(struct vmt_bpf **out, const struct vmt_bpf_opts *opts, vmt_bpf_
 
 int vmt_bpf_detach(struct vmt_bpf *b)
 {
+	bpf_link__destroy(b->enter_link);
+	b->enter_link = NULL;
+	fork_tp_detach(b);
 	vmatop__detach(b->skel);
+	b->detached = true;
 	return 0;
 }
 
 int vmt_bpf_reattach(struct vmt_bpf *b)
 {
-	return vmatop__attach(b->skel);
+	int r = vmatop__attach(b->skel);
+	if (r)
+		return r;
+	b->detached = false;
+	fork_tp_attach(b);
+	return enter_policy(b);
 }
 
 void vmt_bpf_close(struct vmt_bpf *b)
@@ -430,6 +575,8 @@ void vmt_bpf_close(struct vmt_bpf *b)
 		munmap(b->follow_bits, b->follow_len);
 	if (b->fskel)
 		vmatop_fentry__destroy(b->fskel);
+	bpf_link__destroy(b->enter_link);
+	fork_tp_detach(b);
 	vmatop__destroy(b->skel);
 	vmt_border_free(b->order);
 	free(b);
@@ -451,7 +598,8 @@ void vmt_bpf_describe(const struct vmt_bpf *b, char *buf, size_t len)
 {
 	const struct vmt_bpf_info *i = &b->info;
 	if (!i->mmap_lock) {
-		snprintf(buf, len, "BPF: %s, syscalls sched (no mmap_lock statistics%s)", i->attach,
+		snprintf(buf, len, "BPF: %s, syscalls%s sched (no mmap_lock statistics%s)", i->attach,
+			 i->enter_on_demand ? " (entries on demand)" : "",
 			 i->mmap_lock_tp ? ": --mmap-lock" : ": no mmap_lock tracepoints");
 		return;
 	}
@@ -468,6 +616,8 @@ int vmt_bpf_follow(struct vmt_bpf *b, pid_t tgid)
 	uint32_t k = tgid, one = 1;
 	if (tgid <= 0)
 		return -EINVAL;
+	mt_note(b, tgid); /* before: its threads' syscalls find sys_enter there */
+	enter_policy(b);
 	if (k / 64 < b->follow_words) {
 		__atomic_fetch_or(&b->follow_bits[k / 64], 1ull << (k % 64), __ATOMIC_SEQ_CST);
 		return 0;
@@ -492,6 +642,8 @@ int vmt_bpf_unfollow(struct vmt_bpf *b, pid_t tgid)
 	uint32_t k = tgid;
 	if (tgid <= 0)
 		return -EINVAL;
+	if (!bpf_map_delete_elem(bpf_map__fd(b->skel->maps.mt_tgids), &k))
+		__atomic_fetch_sub(&b->skel->bss->mt_followed, 1, __ATOMIC_RELAXED);
 	if (k / 64 < b->follow_words) {
 		__atomic_fetch_and(&b->follow_bits[k / 64], ~(1ull << (k % 64)), __ATOMIC_SEQ_CST);
 		return 0;
@@ -514,6 +666,7 @@ bool vmt_bpf_following(struct vmt_bpf *b, pid_t tgid)
 int vmt_bpf_poll(struct vmt_bpf *b, int timeout_ms)
 {
 	int n, e;
+	enter_policy(b);
 	b->now = mono_ns();
 	n = ring_buffer__poll(b->rb, timeout_ms);
 	if (n == -EINTR)
@@ -543,6 +696,7 @@ void vmt_bpf_order_stats(const struct vmt_bpf *b, struct vmt_border_stats *s)
 int vmt_bpf_drain(struct vmt_bpf *b)
 {
 	int total = 0, n;
+	enter_policy(b);
 	b->now = mono_ns();
 	/* consume until empty: records may keep coming while we do */
 	while ((n = ring_buffer__consume(b->rb)) > 0)

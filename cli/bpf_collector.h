@@ -69,6 +69,9 @@ struct vmt_bpf_info {
 	bool mmap_lock_tp;	/* the kernel has the mmap_lock tracepoints */
 	bool contention;	/* lock:contention_begin/end loaded */
 	bool fentry;		/* fentry/fexit dup_mmap */
+	bool enter_on_demand;	/* raw sys_enter attached only while a followed
+				 * process has several threads (forks: entry
+				 * programs of their own) */
 	char fentry_why[96];	/* why not, when !fentry */
 };
 

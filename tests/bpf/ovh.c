@@ -161,14 +161,9 @@ int main(int argc, char **argv)
 	if (pairs < 1 || pairs > 10000 || iters < 1)
 		return 2;
 	o.no_fentry = true;
-	if (vmt_bpf_open(&b, &o, on_rec, NULL, err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
-		return 77;
-	}
-	if (stats) {
-		sfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-		progs_find();
-	}
+	/* the child first: it must not hold the BPF objects' fds (an inherited
+	 * link or perf event fd keeps a program attached after the collector
+	 * detached it) */
 	if (pipe(to) || pipe(from))
 		return 1;
 	pid_t pid = fork();
@@ -181,6 +176,15 @@ int main(int argc, char **argv)
 	}
 	close(to[0]);
 	close(from[1]);
+	if (vmt_bpf_open(&b, &o, on_rec, NULL, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		kill(pid, SIGKILL);
+		return 77;
+	}
+	if (stats) {
+		sfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		progs_find();
+	}
 
 	double *d[2], *v[2][2]; /* d[clock][pair], v[on][clock][pair] */
 	double *pd[MAXP];	/* per program: paired difference, ns/iteration */

@@ -120,7 +120,7 @@ int main(void)
 		plan_skip_all(why);
 	if (bh_open(NULL, err, sizeof(err)))
 		plan_skip_all(err);
-	plan(4 * 8 + 2 * 5 + 3);
+	plan(4 * 10 + 2 * 5 + 4);
 	diag("%s", "BPF source loaded");
 
 	{
@@ -209,6 +209,39 @@ int main(void)
 		run("wl_mix again (no state leaks between runs)", argv, 4, 150);
 	}
 	race("race: 4 threads on one region", "4");
+	{
+		/* raw sys_enter is attached on demand (cli/bpf_collector.c,
+		 * enter_policy): a single-threaded program runs without it (the
+		 * fork entries have programs of their own), a process with
+		 * threads gets it. Both paths, forced: */
+		struct bh_run r;
+		char *mix[] = { (char *)bh_prog("wl_mix"), NULL };
+		char *rc[] = { (char *)bh_prog("wl_lock"), "race", "1", "4", NULL };
+		int ret = bh_run(mix, NULL, &r);
+		if (!ret && access("/sys/kernel/tracing/events/syscalls", F_OK) == 0)
+			ok(strstr(r.mode, "entries on demand") != NULL, "sys_enter on demand: %s", r.mode);
+		else
+			skip(1, "no per-syscall tracepoints here: sys_enter stays attached");
+		if (!ret)
+			bh_run_free(&r);
+		setenv("VMATOP_BPF_ENTER", "always", 1);
+		reopen(NULL);
+		run("wl_mix, sys_enter always attached", mix, 4, 150);
+		/* threads whose entries are never seen: every call listed by a
+		 * walk and not count-checked, the mirror exact all the same */
+		setenv("VMATOP_BPF_ENTER", "never", 1);
+		reopen(NULL);
+		ret = bh_run(rc, NULL, &r);
+		if (ret) {
+			ok(0, "race without sys_enter: run (%s)", strerror(-ret));
+			skip(3, "run failed");
+		} else {
+			check_run("race, sys_enter never attached", &r, 1, 0);
+			bh_run_free(&r);
+		}
+		unsetenv("VMATOP_BPF_ENTER");
+		reopen(NULL);
+	}
 	{
 		/* with the lock programs: in flight only from the write */
 		struct bh_opts lo = { .lock = true };
