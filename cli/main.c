@@ -15,6 +15,7 @@ static const char usage[] =
 	"  report [--json] FILE                               per-process summary of a trace\n"
 	"  maps [--pid PID] [--at TIME] FILE                  mirrored map in /proc/PID/maps format\n"
 	"  verify FILE                                        compare the mirror with the snapshots\n"
+	"  dump [--pid PID] [--range LO-HI] FILE              the records, one a line, in replay order\n"
 	"  attach -p PID [-d SECONDS] [-o FILE]               follow a running process with BPF\n"
 	"  bench fork [--vmas LIST] [--seconds S]             fork latency against the VMA count\n"
 	"  record and attach with BPF: add --mmap-lock for mmap_lock waits/holds and fork copy time\n"
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
 		return cmd_maps(argc - 1, argv + 1);
 	if (!strcmp(cmd, "verify"))
 		return cmd_verify(argc - 1, argv + 1);
+	if (!strcmp(cmd, "dump"))
+		return cmd_dump(argc - 1, argv + 1);
 	if (!strcmp(cmd, "attach"))
 		return cmd_attach(argc - 1, argv + 1);
 	if (!strcmp(cmd, "bench"))

@@ -11,7 +11,7 @@ NOBPF=$("$V" record --help 2>&1 | grep -q -- --no-bpf && echo --no-bpf)
 T=$B/tests/shim/shimtest
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-echo "1..19"
+echo "1..22"
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 is() { [ "$1" = "$2" ]; ok $? "$3 (got $1, want $2)"; }
@@ -65,6 +65,18 @@ p=json.load(sys.stdin)["processes"][0]
 print(p["call_time"] is None and p["by_type"]["mmap"] == 301)')" = True ] &&
 	"$V" report "$D/nd.vmt" | grep -q 'time in memory calls: not measured'
 ok $? "record --no-durations: call_time null, calls counted, report says not measured"
+# dump: the records in replay order; --range keeps only those touching it
+"$V" dump "$D/ct.vmt" >"$D/dump.all"
+page=$(sed -n 's/.* mmap addr=0x[0-9a-f]* len=0x1000 .* -> 0x\([0-9a-f]*\) err=0 .*/\1/p' "$D/dump.all" | head -1)
+nmap=$(grep -c ' mmap addr=' "$D/dump.all")
+[ -n "$page" ] && [ "$nmap" = 3001 ] && grep -q ' proc_start ppid=' "$D/dump.all"
+ok $? "dump: every mmap ($nmap, the loop's page $page) and the process start"
+hi=$(printf '%x' $((0x$page + 4096)))
+"$V" dump --range "$page-$hi" "$D/ct.vmt" >"$D/dump.r"
+[ "$(grep -c " mmap .* -> 0x$page " "$D/dump.r")" -ge 3000 ] && ! grep -q -e 'proc_start' -e 'shimtest' "$D/dump.r" &&
+	[ "$(wc -l <"$D/dump.r")" -lt "$(wc -l <"$D/dump.all")" ]
+ok $? "dump --range $page-$hi: only records that touch the page ($(wc -l <"$D/dump.r") of $(wc -l <"$D/dump.all"))"
+"$V" dump --range 10-5 "$D/ct.vmt" >/dev/null 2>&1; is $? 2 "dump --range with LO >= HI: exit 2"
 # exec generations: the pid that exec'd has two entries, image 0 and 1
 "$V" record $NOBPF -o "$D/x.vmt" -- "$T" exec >/dev/null 2>&1
 "$V" report --json "$D/x.vmt" | python3 -c '

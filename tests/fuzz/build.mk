@@ -2,7 +2,7 @@
 # (tests/fuzz/fuzz_trace.c), built with clang and ASan+UBSan, seeded with
 # real recordings (tests/fuzz/run.sh). FUZZ_SECONDS (default 300) bounds it.
 FUZZ_TRACE := $(BUILD)/fuzz/fuzz_trace
-FUZZ_SRCS  := tests/fuzz/fuzz_trace.c $(addprefix cli/,trace.c model.c aspace.c calltime.c bpf_model.c \
+FUZZ_SRCS  := tests/fuzz/fuzz_trace.c $(addprefix cli/,trace.c model.c aspace.c calltime.c dump.c bpf_model.c \
 	report.c verify.c maps.c symbolize.c util.c) $(TREE_SRCS)
 
 $(FUZZ_TRACE): $(FUZZ_SRCS) $(wildcard cli/*.h tree/*.h include/vmatop/*.h)

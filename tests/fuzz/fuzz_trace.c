@@ -70,11 +70,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *maps[] = {"maps", path, NULL};
 	char *maps_at[] = {"maps", "--at", "1ms", path, NULL};
 	char *verify[] = {"verify", path, NULL};
+	char *dump[] = {"dump", "--all", path, NULL};
 	run(3, report_json, cmd_report);
 	run(2, report_text, cmd_report);
 	run(2, maps, cmd_maps);
 	run(4, maps_at, cmd_maps);
 	run(2, verify, cmd_verify);
+	run(3, dump, cmd_dump);
 	return 0;
 }
 
