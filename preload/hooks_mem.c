@@ -98,14 +98,14 @@ static int madvise_changes_vma(int adv)
 #define BEGIN() BEGIN_R(0, ~0ul)
 #define AFTER()                                                                                    \
 	do {                                                                                       \
-		e = *shim_errno();                                                                 \
+		e = errno;                                                                         \
 		c.dur = S.durations ? shim_now() - c.t0 : 0;                                       \
 		chg_end(c.clo, c.chi);                                                             \
 	} while (0)
 #define END()                                                                                      \
 	do {                                                                                       \
 		call_end(&c);                                                                      \
-		*shim_errno() = e;                                                                 \
+		errno = e;                                                                         \
 	} while (0)
 
 static void list_range(uint32_t cid, uintptr_t a, size_t len)
@@ -188,12 +188,19 @@ static inline void fast_leave(struct chg_slot *m, uintptr_t lo, uintptr_t hi)
 			      memory_order_release);
 	shim_depth = 0;
 }
-static inline uint32_t fast_dur(uint64_t t0)
+static inline uint64_t fast_dur(uint64_t t0) { return S.durations ? shim_now() - t0 : 0; }
+
+/* Fill and commit a munmap record reserved before the call (both paths). */
+static void munmap_rec(struct vmt_rec *rec, uint64_t pos, uint64_t dur, uint16_t flags, void *addr,
+		       size_t len, int r, int e)
 {
-	if (!S.durations)
-		return 0;
-	uint64_t d = shim_now() - t0;
-	return d > 0xffffffffull ? 0xffffffffu : (uint32_t)d;
+	rec->dur = dur32(dur);
+	rec->flags = flags;
+	rec->p.mem.a0 = (uintptr_t)addr;
+	rec->p.mem.a1 = len;
+	rec->p.mem.ret = r;
+	rec->p.mem.err = r ? e : 0;
+	rec_commit(rec, pos);
 }
 
 static void *mmap_fast(struct chg_slot *m, void *addr, size_t len, int prot, int flags, int fd,
@@ -202,34 +209,22 @@ static void *mmap_fast(struct chg_slot *m, void *addr, size_t len, int prot, int
 	fast_enter(m);
 	uint64_t t0 = shim_now();
 	void *r = real_mmap(addr, len, prot, flags, fd, off);
-	uint32_t dur = fast_dur(t0);
+	uint64_t dur = fast_dur(t0);
 	int ok = r != MAP_FAILED;
 	uint64_t p = ok ? chg_pack((uintptr_t)r, PAGE_UP((uintptr_t)r + len)) : 0;
-	int e = ok ? 0 : *shim_errno();
+	int e = ok ? 0 : errno;
 	uint32_t cid = p || !ok ? 0 : shim_cid(); /* a list follows now: it needs the call's id */
-	uint64_t pos = rec_reserve(1, 0);
-	if (pos != ~0ull) {
-		struct vmt_rec *rec = rec_at_full(pos, VMT_MMAP, cid, t0, 1);
-		rec->dur = dur;
-		rec->flags = (uint16_t)((ok ? 0 : VMT_F_FAILED) | (cid ? VMT_F_LISTED : 0));
-		rec->p.mem.a0 = (uintptr_t)addr;
-		rec->p.mem.a1 = len;
-		rec->p.mem.a2 = (unsigned)prot;
-		rec->p.mem.a3 = (unsigned)flags;
-		rec->p.mem.a4 = (uint64_t)(int64_t)fd;
-		rec->p.mem.a5 = (uint64_t)off;
-		rec->p.mem.ret = ok ? (int64_t)(uintptr_t)r : -1;
-		rec->p.mem.err = e;
-		rec->p.mem.extra = 0;
-		rec_commit(rec, pos);
-	}
+	rec_mem(VMT_MMAP, cid, t0, dur,
+		(uint16_t)((ok ? 0 : VMT_F_FAILED) | (cid ? VMT_F_LISTED : 0)), (uintptr_t)addr, len,
+		(unsigned)prot, (unsigned)flags, (uint64_t)(int64_t)fd, (uint64_t)off,
+		ok ? (int64_t)(uintptr_t)r : -1, e, 0);
 	if (p) { /* the list waits for this thread's next hook (changes.c) */
 		atomic_store_explicit(&m->pend, p, memory_order_release);
 		chg_my_pending = p;
 	} else if (ok) {
-		e = *shim_errno();
+		e = errno;
 		list_range(cid, (uintptr_t)r, len);
-		*shim_errno() = e;
+		errno = e;
 	}
 	if (ok)
 		fast_leave(m, (uintptr_t)r, PAGE_UP((uintptr_t)r + len));
@@ -262,24 +257,17 @@ static int munmap_fast(struct chg_slot *m, void *addr, size_t len, uint64_t pend
 	}
 	uint64_t t0 = shim_now();
 	uint64_t pos = rec_reserve(1, 0); /* before the call: see munmap */
+	struct vmt_rec *rec = pos != ~0ull ? rec_at(pos, VMT_MUNMAP, 0, t0) : NULL;
 	int r = real_munmap(addr, len);
-	uint32_t dur = fast_dur(t0);
-	int e = r ? *shim_errno() : 0;
+	uint64_t dur = fast_dur(t0);
+	int e = r ? errno : 0;
 	if (r && pend) {
 		obs_list(shim_cid(), PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len),
 			 VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
-		*shim_errno() = e;
+		errno = e;
 	}
-	if (pos != ~0ull) {
-		struct vmt_rec *rec = rec_at(pos, VMT_MUNMAP, 0, t0);
-		rec->dur = dur;
-		rec->flags = (uint16_t)(r ? VMT_F_FAILED : 0);
-		rec->p.mem.a0 = (uintptr_t)addr;
-		rec->p.mem.a1 = len;
-		rec->p.mem.ret = r;
-		rec->p.mem.err = e;
-		rec_commit(rec, pos);
-	}
+	if (rec)
+		munmap_rec(rec, pos, dur, (uint16_t)(r ? VMT_F_FAILED : 0), addr, len, r, e);
 	fast_leave(m, PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len));
 	return r;
 }
@@ -310,13 +298,9 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
 	if (r && c.exact) /* the mapping is still there: its list after all */
 		obs_list(shim_cid(), c.clo, c.chi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
 	if (rec) {
-		rec->dur = c.dur > 0xffffffffull ? 0xffffffffu : (uint32_t)c.dur;
-		rec->flags = (uint16_t)((c.nested ? VMT_F_INTERNAL : 0) | (r ? VMT_F_FAILED : 0));
-		rec->p.mem.a0 = (uintptr_t)addr;
-		rec->p.mem.a1 = len;
-		rec->p.mem.ret = r;
-		rec->p.mem.err = r ? e : 0;
-		rec_commit(rec, pos);
+		munmap_rec(rec, pos, c.dur,
+			   (uint16_t)((c.nested ? VMT_F_INTERNAL : 0) | (r ? VMT_F_FAILED : 0)), addr,
+			   len, r, e);
 		if (!c.nested && S.stack_depth)
 			stacks_emit(c.cid, c.t0);
 	}

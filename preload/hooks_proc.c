@@ -68,7 +68,7 @@ static void emit_simple(uint16_t type, uint32_t cid, uint64_t ts, uint64_t dur, 
 	struct vmt_rec *r = rec_begin(type, cid, ts, 1, &pos);
 	if (!r)
 		return;
-	r->dur = dur > 0xffffffffull ? 0xffffffffu : (uint32_t)dur;
+	r->dur = dur32(dur);
 	if (fill)
 		fill(r, arg);
 	rec_commit(r, pos);

@@ -553,18 +553,16 @@ static int flush_once(int all)
 			found = 1;
 			obs_list(shim_cid(), lo, hi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
 		}
-	while (chg_take_orphan(&lo, &hi)) {
-		found = 1;
-		obs_list(shim_cid(), lo, hi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
-	}
-	return found;
+	return obs_flush_orphans() || found;
 }
 
-void obs_flush_orphans(void)
+int obs_flush_orphans(void)
 {
 	uintptr_t lo, hi;
-	while (chg_take_orphan(&lo, &hi))
+	int n = 0;
+	for (; chg_take_orphan(&lo, &hi); n++)
 		obs_list(shim_cid(), lo, hi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+	return n;
 }
 
 void obs_flush(int all)

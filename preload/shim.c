@@ -35,7 +35,6 @@ __thread int shim_in_fork;
 __thread int shim_vfork_child;
 __thread int shim_vfork_dirty;
 __thread pid_t shim_tls_tid;
-__thread int *shim_errno_p;
 __thread uint64_t shim_tsc0, shim_ns0, shim_tsc_mult;
 
 /*

@@ -35,7 +35,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <string.h>
-#include <errno.h>
 #include <time.h>
 #include <vmatop/records.h>
 
@@ -175,16 +174,6 @@ static inline uint64_t shim_now(void)
 #endif
 	return shim_clock();
 }
-/* errno of this thread: its address, asked of libc once per thread (the
- * hooks save and restore errno around their own work). */
-SHIM_HIDDEN extern __thread int *shim_errno_p;
-static inline int *shim_errno(void)
-{
-	int *p = shim_errno_p;
-	if (__builtin_expect(!p, 0))
-		p = shim_errno_p = &errno;
-	return p;
-}
 SHIM_HIDDEN extern __thread pid_t shim_tls_tid;
 SHIM_HIDDEN pid_t shim_tid_slow(void);
 static inline pid_t shim_tid(void) { return shim_tls_tid ? shim_tls_tid : shim_tid_slow(); }
@@ -202,6 +191,34 @@ static inline void rec_commit(struct vmt_rec *r, uint64_t pos)
 /* Reserve n consecutive slots at once (a list is then one block in the ring):
  * returns the first position or ~0 (ring full: all n counted as lost). */
 SHIM_HIDDEN uint64_t rec_reserve_slow(unsigned n, int wait);
+static inline uint64_t rec_reserve(unsigned n, int wait)
+{
+	struct vmt_ring_header *h = S.ring;
+	if (__builtin_expect(h != NULL, 1)) {
+		uint64_t pos = atomic_load_explicit((_Atomic uint64_t *)&h->head, memory_order_relaxed);
+		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
+		if (pos + n - tail <= S.nslots &&
+		    atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)&h->head, &pos, pos + n,
+							  memory_order_acq_rel, memory_order_relaxed)) {
+			atomic_store_explicit(&S.last_pos, pos + n - 1, memory_order_relaxed);
+			/* The consumer read the next slots last (a lap ago): ask for them
+			 * now, so the next record does not wait for the cache lines. */
+			char *next = (char *)&S.slots[(pos + n) & (S.nslots - 1)];
+#if defined(__x86_64__)
+			if (S.prefetchw) { /* for ownership: the write needs no upgrade */
+				__asm__ volatile("prefetchw %0" : : "m"(*next));
+				__asm__ volatile("prefetchw %0" : : "m"(next[64]));
+			} else
+#endif
+			{
+				__builtin_prefetch(next, 1, 3);
+				__builtin_prefetch(next + 64, 1, 3);
+			}
+			return pos;
+		}
+	}
+	return rec_reserve_slow(n, wait);
+}
 /* Slot pos of a block from rec_reserve, header filled like rec_begin; the
  * payload is zeroed unless the caller writes all of it (full). */
 static inline struct vmt_rec *rec_at_full(uint64_t pos, uint16_t type, uint32_t cid, uint64_t ts,
@@ -252,8 +269,8 @@ SHIM_HIDDEN void obs_snapshot(unsigned cause, const char *label);
 /* Take the deferred list of this thread (all: of every thread, and the
  * orphans) now; a list deferred again is retried for a while (bounded). */
 SHIM_HIDDEN void obs_flush(int all);
-/* List the deferred lists of threads that exited (pthread_join). */
-SHIM_HIDDEN void obs_flush_orphans(void);
+/* List the deferred lists of threads that exited (pthread_join); how many. */
+SHIM_HIDDEN int obs_flush_orphans(void);
 
 /* hooks_proc.c */
 SHIM_HIDDEN void threads_check_retired(void);
@@ -392,35 +409,6 @@ struct shim_call {
 	int exact;  /* munmap of exactly this thread's deferred range (no list needed) */
 };
 
-/* rec_reserve_slow (above) with the fast path inline. */
-static inline uint64_t rec_reserve(unsigned n, int wait)
-{
-	struct vmt_ring_header *h = S.ring;
-	if (__builtin_expect(h != NULL, 1)) {
-		uint64_t pos = atomic_load_explicit((_Atomic uint64_t *)&h->head, memory_order_relaxed);
-		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
-		if (pos + n - tail <= S.nslots &&
-		    atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)&h->head, &pos, pos + n,
-							  memory_order_acq_rel, memory_order_relaxed)) {
-			atomic_store_explicit(&S.last_pos, pos + n - 1, memory_order_relaxed);
-			/* The consumer read the next slots last (a lap ago): ask for them
-			 * now, so the next record does not wait for the cache lines. */
-			char *next = (char *)&S.slots[(pos + n) & (S.nslots - 1)];
-#if defined(__x86_64__)
-			if (S.prefetchw) { /* for ownership: the write needs no upgrade */
-				__asm__ volatile("prefetchw %0" : : "m"(*next));
-				__asm__ volatile("prefetchw %0" : : "m"(next[64]));
-			} else
-#endif
-			{
-				__builtin_prefetch(next, 1, 3);
-				__builtin_prefetch(next + 64, 1, 3);
-			}
-			return pos;
-		}
-	}
-	return rec_reserve_slow(n, wait);
-}
 static inline int chg_has_pending(void) { return chg_my_pending != 0; }
 
 static inline uint32_t call_cid(struct shim_call *c)
@@ -450,20 +438,19 @@ static inline void call_end(struct shim_call *c)
 	chg_hook_leave();
 	shim_depth--;
 }
-/* Emit a memory-call record (and its stack) for c. */
-static inline void call_record_mem(struct shim_call *c, uint16_t type, uint64_t a0, uint64_t a1,
-				   uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, int64_t ret,
-				   int err, uint32_t extra, int listed)
+/* A duration for the record's 32-bit dur field (saturating). */
+static inline uint32_t dur32(uint64_t d) { return d > 0xffffffffull ? 0xffffffffu : (uint32_t)d; }
+/* Write a memory-call record: reserve, all 64 payload bytes, commit. */
+static inline void rec_mem(uint16_t type, uint32_t cid, uint64_t t0, uint64_t dur, uint16_t flags,
+			   uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
+			   int64_t ret, int err, uint32_t extra)
 {
-	if (listed || (!c->nested && S.stack_depth))
-		call_cid(c);
 	uint64_t pos = rec_reserve(1, 0);
 	if (pos == ~0ull)
 		return;
-	struct vmt_rec *r = rec_at_full(pos, type, c->cid, c->t0, 1); /* all 64 bytes below */
-	r->dur = c->dur > 0xffffffffull ? 0xffffffffu : (uint32_t)c->dur;
-	r->flags = (uint16_t)((c->nested ? VMT_F_INTERNAL : 0) | (err ? VMT_F_FAILED : 0) |
-			      (listed ? VMT_F_LISTED : 0));
+	struct vmt_rec *r = rec_at_full(pos, type, cid, t0, 1);
+	r->dur = dur32(dur);
+	r->flags = flags;
 	r->p.mem.a0 = a0;
 	r->p.mem.a1 = a1;
 	r->p.mem.a2 = a2;
@@ -474,6 +461,18 @@ static inline void call_record_mem(struct shim_call *c, uint16_t type, uint64_t 
 	r->p.mem.err = err;
 	r->p.mem.extra = extra;
 	rec_commit(r, pos);
+}
+/* Emit a memory-call record (and its stack) for c. */
+static inline void call_record_mem(struct shim_call *c, uint16_t type, uint64_t a0, uint64_t a1,
+				   uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, int64_t ret,
+				   int err, uint32_t extra, int listed)
+{
+	if (listed || (!c->nested && S.stack_depth))
+		call_cid(c);
+	rec_mem(type, c->cid, c->t0, c->dur,
+		(uint16_t)((c->nested ? VMT_F_INTERNAL : 0) | (err ? VMT_F_FAILED : 0) |
+			   (listed ? VMT_F_LISTED : 0)),
+		a0, a1, a2, a3, a4, a5, ret, err, extra);
 	if (!c->nested && S.stack_depth)
 		stacks_emit(c->cid, c->t0);
 }
