@@ -169,6 +169,7 @@ struct vmt_bpf {
 	bool fork_tp;		  /* the fork entry programs are attached */
 	bool detached;		  /* vmt_bpf_detach: nothing attached */
 	bool lock, system;
+	int enter_forced;	  /* VMATOP_BPF_ENTER: 1 always, -1 never, 0 as needed */
 };
 
 static uint64_t mono_ns(void)
@@ -350,14 +351,7 @@ static void fork_tp_attach(struct vmt_bpf *b)
 	if (b->lock || b->system || b->fork_tp || bpf_program__fd(p[0]) < 0 || !tracefs_ready())
 		return;
 	for (int i = 0; i < 4; i++) {
-		/* EEXIST: the last attachment of the program is still being
-		 * taken down (its perf event just closed): wait a little */
-		for (int t = 0; t < 100; t++) {
-			b->fork_links[i] = bpf_program__attach(p[i]);
-			if (b->fork_links[i] || errno != EEXIST)
-				break;
-			usleep(1000);
-		}
+		b->fork_links[i] = bpf_program__attach(p[i]);
 		if (!b->fork_links[i]) {
 			fork_tp_detach(b);
 			return;
@@ -369,11 +363,8 @@ static void fork_tp_attach(struct vmt_bpf *b)
 
 static bool enter_needed(struct vmt_bpf *b)
 {
-	const char *f = getenv("VMATOP_BPF_ENTER");
-	if (f && !strcmp(f, "always"))
-		return true;
-	if (f && !strcmp(f, "never"))
-		return false;
+	if (b->enter_forced)
+		return b->enter_forced > 0;
 	return b->lock || b->system || !b->fork_tp ||
 	       __atomic_load_n(&b->skel->bss->mt_followed, __ATOMIC_RELAXED) > 0;
 }
@@ -391,9 +382,7 @@ static int enter_policy(struct vmt_bpf *b)
 		b->enter_link = bpf_program__attach(p);
 		if (!b->enter_link)
 			return -errno;
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		b->skel->bss->enter_attach_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		b->skel->bss->enter_attach_ns = mono_ns();
 	} else if (!need && b->enter_link) {
 		bpf_link__destroy(b->enter_link);
 		b->enter_link = NULL;
@@ -517,6 +506,8 @@ int vmt_bpf_open(struct vmt_bpf **out, const struct vmt_bpf_opts *opts, vmt_bpf_
 	}
 	b->lock = o.lock;
 	b->system = o.system;
+	const char *force = getenv("VMATOP_BPF_ENTER");
+	b->enter_forced = !force ? 0 : !strcmp(force, "always") ? 1 : !strcmp(force, "never") ? -1 : 0;
 	ret = vmatop__attach(b->skel);
 	if (!ret) {
 		fork_tp_attach(b);
