@@ -185,6 +185,8 @@ volatile __u64 enter_attach_ns = 0;
 
 /* A record of st's call may be count-checked from the in-flight count. */
 #define INFLIGHT_CHECKABLE(st) (((st)->flags & (TS_COUNTED | TS_NOCHECK)) == TS_COUNTED)
+/* sys_enter was attached a moment ago (see enter_attach_ns) */
+#define ENTER_GRACE() (bpf_ktime_get_ns() - enter_attach_ns < ENTER_GRACE_NS)
 
 enum {
 	TS_IN_SYSCALL = 1u << 0,
@@ -368,6 +370,19 @@ static __always_inline __u32 mm_seq(struct mm_struct *mm)
 	if (bpf_core_field_exists(mm->mm_lock_seq.sequence))
 		return mmv(mm)->mm_lock_seq.sequence;
 	return 0;
+}
+
+/* The seq moved since the call's entry (an unknown entry counts as moved). */
+static __always_inline bool seq_moved(const struct tstate *st, __u32 seq)
+{
+	return seq != st->seq_enter || (st->flags & TS_SEQ_UNKNOWN);
+}
+
+/* The seq of the call's own write when seq (a snapshot) is that write
+ * alone since its entry, else 0 (the record's wr_seq). */
+static __always_inline __u32 own_write_seq(const struct tstate *st, __u32 seq)
+{
+	return seq == st->seq_enter + 2 && !(st->flags & TS_SEQ_UNKNOWN) ? st->seq_enter + 1 : 0;
 }
 
 static __always_inline bool mm_has_seq(struct mm_struct *mm)
@@ -1083,10 +1098,7 @@ static __always_inline void stack_check(struct tstate *st, struct mm_struct *mm,
 	stk = mv->start_stack;
 	s->rec.range[0][0] = stk;
 	s->rec.range[0][1] = stk + 1;
-	list_send(st, solo,
-		  first || bpf_ktime_get_ns() - enter_attach_ns < ENTER_GRACE_NS ? CHECK_NO
-										: CHECK_INFLIGHT,
-		  0);
+	list_send(st, solo, first || (!solo && ENTER_GRACE()) ? CHECK_NO : CHECK_INFLIGHT, 0);
 }
 
 /*
@@ -1269,7 +1281,7 @@ static __always_inline bool munmap_send(struct tstate *st, struct mm_struct *mm,
 	if (seq1 != seq0 || (seq0 & 1))
 		return false; /* a writer came: walk */
 	r->lock_seq = seq0;
-	r->wr_seq = seq0 == st->seq_enter + 2 && !(st->flags & TS_SEQ_UNKNOWN) ? st->seq_enter + 1 : 0;
+	r->wr_seq = own_write_seq(st, seq0);
 	/* after the snapshot, before the ring position (see CHECK_INFLIGHT) */
 	if (!solo && (!INFLIGHT_CHECKABLE(st) || inflight_get((__u64)mm) != 1)) {
 		r->h.flags |= VMT_BPF_F_RACED;
@@ -1314,7 +1326,7 @@ static __always_inline bool mmap_send(struct tstate *st, struct mm_struct *mm, b
 		return false;
 	r->nr_vmas = 1;
 	r->lock_seq = seq0;
-	r->wr_seq = seq0 == st->seq_enter + 2 && !(st->flags & TS_SEQ_UNKNOWN) ? st->seq_enter + 1 : 0;
+	r->wr_seq = own_write_seq(st, seq0);
 	/* after the snapshot, before the ring position (see CHECK_INFLIGHT) */
 	if (!solo && (!INFLIGHT_CHECKABLE(st) || inflight_get((__u64)mm) != 1)) {
 		r->h.flags |= VMT_BPF_F_RACED;
@@ -1351,7 +1363,7 @@ static __always_inline void fast_fill(struct vmt_krec_vmachg *r, struct tstate *
 	r->part = 0;
 	r->nr_vmas = nvmas;
 	r->lock_seq = seq;
-	r->wr_seq = seq == st->seq_enter + 2 && !(st->flags & TS_SEQ_UNKNOWN) ? st->seq_enter + 1 : 0;
+	r->wr_seq = own_write_seq(st, seq);
 	r->pad = 0;
 	r->h.ts = bpf_ktime_get_ns();
 }
@@ -1463,8 +1475,7 @@ static __always_inline void vma_call_exit(struct tstate *st, struct pt_regs *reg
 	/* did the call write? With lock statistics the lock says; else the
 	 * seq: it did not move, so nobody wrote (a move may be another
 	 * thread's write: then listing is merely unneeded) */
-	wrote = cfg_lock ? (st->flags & TS_WROTE)
-			 : seq != st->seq_enter || (st->flags & TS_SEQ_UNKNOWN);
+	wrote = cfg_lock ? (st->flags & TS_WROTE) : seq_moved(st, seq);
 	if (!wrote) {
 		/* nothing changed, nothing to list */
 		r->h.flags |= VMT_BPF_F_NOCHANGE;
@@ -1562,8 +1573,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		if (cfg_lock || !exit_without_entry(st, regs))
 			return 0;
 	}
-	if (!cfg_lock && !(st->flags & TS_SOLO) &&
-	    bpf_ktime_get_ns() - enter_attach_ns < ENTER_GRACE_NS)
+	if (!cfg_lock && !(st->flags & TS_SOLO) && ENTER_GRACE())
 		st->flags |= TS_NOCHECK;
 	nr = st->sc_nr;
 	cls = sys_class(nr);
@@ -1603,8 +1613,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		if (cfg_lock)
 			wrote = st->flags & TS_WROTE;
 		else
-			wrote = (solo || cls == SC_MAYWRITE) && mm &&
-				(mm_seq(mm) != st->seq_enter || (st->flags & TS_SEQ_UNKNOWN));
+			wrote = (solo || cls == SC_MAYWRITE) && mm && seq_moved(st, mm_seq(mm));
 		if (wrote && mm) {
 			struct scratch *s = scratch_get();
 			if (s) {
