@@ -12,8 +12,8 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-#define PG	  4096ull
-#define PGUP(x)	  (((x) + PG - 1) & ~(PG - 1))
+#define PG 4096ull
+#define PGUP(x) (((x) + PG - 1) & ~(PG - 1))
 #define PGDOWN(x) ((x) & ~(PG - 1))
 
 /* ---- formatting ---- */
