@@ -32,7 +32,7 @@ TESTS :=
 BENCHES :=
 INSTALL_STEPS :=
 
-.PHONY: all check bench demo install clean deps fuzz format
+.PHONY: all check bench bench-floor demo install clean deps fuzz format
 all: real-all
 
 include tree/build.mk
@@ -61,6 +61,11 @@ check: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCHES)
 	@bash bench/run-bench.sh $(BUILD)
+
+# where the shim's overhead goes (builds variants; a few minutes)
+bench-floor: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/shim/shimtest
+	@bash bench/shim-floor.sh $(BUILD)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -214,7 +214,7 @@ static void *mmap_fast(struct chg_slot *m, void *addr, size_t len, int prot, int
 	uint64_t p = ok ? chg_pack((uintptr_t)r, PAGE_UP((uintptr_t)r + len)) : 0;
 	int e = ok ? 0 : errno;
 	uint32_t cid = p || !ok ? 0 : shim_cid(); /* a list follows now: it needs the call's id */
-	rec_mem(VMT_MMAP, cid, t0, dur,
+	rec_mem(1, VMT_MMAP, cid, t0, dur,
 		(uint16_t)((ok ? 0 : VMT_F_FAILED) | (cid ? VMT_F_LISTED : 0)), (uintptr_t)addr, len,
 		(unsigned)prot, (unsigned)flags, (uint64_t)(int64_t)fd, (uint64_t)off,
 		ok ? (int64_t)(uintptr_t)r : -1, e, 0);
@@ -256,7 +256,7 @@ static int munmap_fast(struct chg_slot *m, void *addr, size_t len, uint64_t pend
 		chg_my_pending = 0;
 	}
 	uint64_t t0 = shim_now();
-	uint64_t pos = rec_reserve(1, 0); /* before the call: see munmap */
+	uint64_t pos = rec_reserve_one(); /* before the call: see munmap */
 	struct vmt_rec *rec = pos != ~0ull ? rec_at(pos, VMT_MUNMAP, 0, t0) : NULL;
 	int r = real_munmap(addr, len);
 	uint64_t dur = fast_dur(t0);

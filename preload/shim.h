@@ -191,6 +191,25 @@ static inline void rec_commit(struct vmt_rec *r, uint64_t pos)
 /* Reserve n consecutive slots at once (a list is then one block in the ring):
  * returns the first position or ~0 (ring full: all n counted as lost). */
 SHIM_HIDDEN uint64_t rec_reserve_slow(unsigned n, int wait);
+/* After a reservation of n slots at pos. */
+static inline uint64_t rec_reserved(uint64_t pos, unsigned n)
+{
+	atomic_store_explicit(&S.last_pos, pos + n - 1, memory_order_relaxed);
+	/* The consumer read the next slots last (a lap ago): ask for them
+	 * now, so the next record does not wait for the cache lines. */
+	char *next = (char *)&S.slots[(pos + n) & (S.nslots - 1)];
+#if defined(__x86_64__)
+	if (S.prefetchw) { /* for ownership: the write needs no upgrade */
+		__asm__ volatile("prefetchw %0" : : "m"(*next));
+		__asm__ volatile("prefetchw %0" : : "m"(next[64]));
+	} else
+#endif
+	{
+		__builtin_prefetch(next, 1, 3);
+		__builtin_prefetch(next + 64, 1, 3);
+	}
+	return pos;
+}
 static inline uint64_t rec_reserve(unsigned n, int wait)
 {
 	struct vmt_ring_header *h = S.ring;
@@ -199,25 +218,47 @@ static inline uint64_t rec_reserve(unsigned n, int wait)
 		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
 		if (pos + n - tail <= S.nslots &&
 		    atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)&h->head, &pos, pos + n,
-							  memory_order_acq_rel, memory_order_relaxed)) {
-			atomic_store_explicit(&S.last_pos, pos + n - 1, memory_order_relaxed);
-			/* The consumer read the next slots last (a lap ago): ask for them
-			 * now, so the next record does not wait for the cache lines. */
-			char *next = (char *)&S.slots[(pos + n) & (S.nslots - 1)];
-#if defined(__x86_64__)
-			if (S.prefetchw) { /* for ownership: the write needs no upgrade */
-				__asm__ volatile("prefetchw %0" : : "m"(*next));
-				__asm__ volatile("prefetchw %0" : : "m"(next[64]));
-			} else
-#endif
-			{
-				__builtin_prefetch(next, 1, 3);
-				__builtin_prefetch(next + 64, 1, 3);
-			}
-			return pos;
-		}
+							  memory_order_acq_rel, memory_order_relaxed))
+			return rec_reserved(pos, n);
 	}
 	return rec_reserve_slow(n, wait);
+}
+/*
+ * One slot, for the fast path of a process with one thread in the shim
+ * (hooks_mem.c): the head moves with a cmpxchg without the lock prefix. It is
+ * one instruction, so a hook in a signal handler on this thread cannot
+ * split it, and no other thread reserves: the fast path runs only while
+ * chg_multi is 0, a new thread is announced (chg_multi set) by the thread
+ * that creates it before it runs, and one the shim did not see created
+ * waits at its first hook for the hooks in progress to end. The lock prefix drains the store
+ * buffer, which holds the previous record's stores to ring lines that are
+ * often not in the cache yet: ~1.5% of the mmap+munmap loop here
+ * (bench/shim-floor.sh, variant nolock).
+ */
+SHIM_HIDDEN extern _Atomic int chg_multi; /* changes.c */
+static inline uint64_t rec_reserve_one(void)
+{
+#if defined(__x86_64__)
+	struct vmt_ring_header *h = S.ring;
+	/* checked again here: a thread the shim did not see created announces
+	 * itself at its first hook, and waits for hooks in progress only so
+	 * long (chg_go_multi) */
+	if (__builtin_expect(h != NULL && !atomic_load_explicit(&chg_multi, memory_order_relaxed),
+			     1)) {
+		uint64_t pos = atomic_load_explicit((_Atomic uint64_t *)&h->head, memory_order_relaxed);
+		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
+		if (pos + 1 - tail <= S.nslots) {
+			uint64_t seen = pos;
+			__asm__ volatile("cmpxchgq %2, %1"
+					 : "+a"(seen), "+m"(h->head)
+					 : "r"(pos + 1)
+					 : "cc", "memory");
+			if (seen == pos)
+				return rec_reserved(pos, 1);
+		}
+	}
+#endif
+	return rec_reserve(1, 0);
 }
 /* Slot pos of a block from rec_reserve, header filled like rec_begin; the
  * payload is zeroed unless the caller writes all of it (full). */
@@ -440,12 +481,13 @@ static inline void call_end(struct shim_call *c)
 }
 /* A duration for the record's 32-bit dur field (saturating). */
 static inline uint32_t dur32(uint64_t d) { return d > 0xffffffffull ? 0xffffffffu : (uint32_t)d; }
-/* Write a memory-call record: reserve, all 64 payload bytes, commit. */
-static inline void rec_mem(uint16_t type, uint32_t cid, uint64_t t0, uint64_t dur, uint16_t flags,
-			   uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
-			   int64_t ret, int err, uint32_t extra)
+/* Write a memory-call record: reserve, all 64 payload bytes, commit.
+ * one: the fast path's reservation (rec_reserve_one). */
+static inline void rec_mem(int one, uint16_t type, uint32_t cid, uint64_t t0, uint64_t dur,
+			   uint16_t flags, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+			   uint64_t a4, uint64_t a5, int64_t ret, int err, uint32_t extra)
 {
-	uint64_t pos = rec_reserve(1, 0);
+	uint64_t pos = one ? rec_reserve_one() : rec_reserve(1, 0);
 	if (pos == ~0ull)
 		return;
 	struct vmt_rec *r = rec_at_full(pos, type, cid, t0, 1);
@@ -469,7 +511,7 @@ static inline void call_record_mem(struct shim_call *c, uint16_t type, uint64_t 
 {
 	if (listed || (!c->nested && S.stack_depth))
 		call_cid(c);
-	rec_mem(type, c->cid, c->t0, c->dur,
+	rec_mem(0, type, c->cid, c->t0, c->dur,
 		(uint16_t)((c->nested ? VMT_F_INTERNAL : 0) | (err ? VMT_F_FAILED : 0) |
 			   (listed ? VMT_F_LISTED : 0)),
 		a0, a1, a2, a3, a4, a5, ret, err, extra);

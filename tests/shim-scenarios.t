@@ -9,7 +9,7 @@ NOBPF=$("$V" record --help 2>&1 | grep -q -- --no-bpf && echo --no-bpf)
 T=$B/tests/shim/shimtest
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-scen=(mmap fastpath brk malloc rawsyscall dlopen fork vfork vforkmem clone spawn exec)
+scen=(mmap fastpath sigloop brk malloc rawsyscall dlopen fork vfork vforkmem clone spawn exec)
 THREAD_RUNS=${THREAD_RUNS:-5}
 FORKMT_RUNS=${FORKMT_RUNS:-3}
 echo "1..$(( ${#scen[@]} * 2 + THREAD_RUNS * 2 + FORKMT_RUNS * 2 + 3 + 5 + 4 + 3 ))"

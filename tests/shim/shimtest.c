@@ -10,6 +10,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/time.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -372,6 +373,50 @@ static void *te_merge(void *a)
 	CHECK(m == te_region + PG); /* merges with te_region's first page */
 	return NULL;
 }
+/*
+ * sigloop: the one-thread fast path (its ring slot taken with an unlocked
+ * cmpxchg) while a 100 us timer's handler maps and unmaps through the hooks
+ * (nested: the general path, locked reservation) and keeps every 16th page:
+ * a reservation split by the handler would lose or mix records, and verify
+ * would see the kept pages missing or a stale map.
+ */
+static char *sl_kept[64];
+static volatile sig_atomic_t sl_runs, sl_nkept;
+static void sl_handler(int sig)
+{
+	(void)sig;
+	int e = errno;
+	char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p != MAP_FAILED) {
+		if (sl_runs % 16 == 0 && sl_nkept < 64)
+			sl_kept[sl_nkept++] = p;
+		else
+			munmap(p, PG);
+	}
+	sl_runs++;
+	errno = e;
+}
+static void s_sigloop(void)
+{
+	char *hole = anon(3 * PG, PROT_NONE);
+	CHECK(hole != MAP_FAILED);
+	CHECK(munmap(hole + PG, PG) == 0);
+	struct sigaction sa = {.sa_handler = sl_handler, .sa_flags = SA_RESTART};
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+	struct itimerval it = {{0, 100}, {0, 100}};
+	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+	for (long i = 0; i < 200000 && sl_runs < 400; i++) {
+		/* the hint: the handler's own page may have taken the hole */
+		void *p = mmap(hole + PG, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK(p != MAP_FAILED);
+		CHECK(munmap(p, PG) == 0);
+	}
+	struct itimerval off = {{0, 0}, {0, 0}};
+	CHECK(setitimer(ITIMER_REAL, &off, NULL) == 0);
+	CHECK(sl_runs >= 50); /* the handler ran inside the loop's hooks too */
+	printf("handler %d kept %d\n", (int)sl_runs, (int)sl_nkept);
+	CHECK(munmap(hole, 3 * PG) == 0);
+}
 static void s_threadexit(void)
 {
 	te_region = anon(2 * PG, PROT_READ | PROT_WRITE);
@@ -699,7 +744,7 @@ static const struct {
 	{"vforkmem", s_vforkmem}, {"clone", s_clone},
 	{"spawn", s_spawn},   {"exec", s_exec},	      {"sigkill", s_sigkill},
 	{"selfmaps", s_selfmaps}, {"loop", s_loop}, {"pairloop", s_pairloop},
-	{"fastpath", s_fastpath}, {"threadexit", s_threadexit},
+	{"fastpath", s_fastpath}, {"threadexit", s_threadexit}, {"sigloop", s_sigloop},
 };
 
 int main(int argc, char **argv)
