@@ -244,6 +244,16 @@ static size_t drain(struct rec_session *s, struct cring *r, int final)
 		}
 		struct vmt_rec rec;
 		memcpy(&rec, slot, sizeof(rec));
+		if (rec.type == VMT_RING_SKIP) { /* the producers jumped to a later lap */
+			uint64_t to = rec.p.skip.to;
+			if (to > t && to - t < r->nslots) {
+				t = to;
+				continue;
+			}
+			r->holes++; /* not a skip the protocol makes: drop the slot */
+			t++;
+			continue;
+		}
 		rec.commit = (uint32_t)r->stream;
 		if (rec.type == VMT_PROC_START && s->stacks && !rec.p.proc.stack_depth &&
 		    !s->stacks_warned) {

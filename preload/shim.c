@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 static const _Atomic long stamp_none = 1; /* until (or without) the stamp page */
-struct shim S = {.maps_fd = -1, .stamp = &stamp_none};
+struct shim S = {.maps_fd = -1, .stamp = &stamp_none, .last_skip = ~0ull};
 struct shim_real R;
 __thread int shim_depth;
 __thread int shim_in_fork;
@@ -202,41 +202,102 @@ static int consumer_alive(void)
 	return hb && shim_now() - hb < 1000000000ull;
 }
 
-/* rec_reserve (shim.h) when the quick try failed: ring missing, looks full, or raced. */
+/* Move the head from pos to to + n and leave a skip record {to} at pos:
+ * the reservation [to, to+n). ~0 if another producer moved the head. lap:
+ * a skip to the next lap (the phantoms' anchor, S.last_skip), not the
+ * second skip over them. */
+static uint64_t skip_to(struct vmt_ring_header *h, uint64_t pos, uint64_t to, unsigned n, int lap)
+{
+	if (!atomic_compare_exchange_strong_explicit(&h->head, &pos, to + n, memory_order_acq_rel,
+						     memory_order_relaxed))
+		return ~0ull;
+	if (lap)
+		atomic_store_explicit(&S.last_skip, pos, memory_order_relaxed);
+	struct vmt_rec *r = rec_at(pos, VMT_RING_SKIP, 0, 1);
+	r->p.skip.to = to;
+	rec_commit(r, pos);
+	return to;
+}
+
+static uint64_t fresh_tail(struct vmt_ring_header *h)
+{
+	uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
+	atomic_store_explicit(&S.tail_seen, tail, memory_order_relaxed);
+	return tail;
+}
+
+/*
+ * rec_reserve (shim.h) when the quick try failed: ring missing, looks full,
+ * raced, or at the hot window (records.h "Rings"). Positions only grow; the
+ * consumer's tail follows the skip records. After a skip from K (slot s of
+ * its lap) to the next lap's start L, and until the consumer has read the
+ * skip, positions (K, L) are phantoms: the producers reuse the lap's low
+ * slots below the consumer (the plain check H + n - tail <= slots is then
+ * exactly "below the consumer's slot"); when they reach it they skip again,
+ * to L + s + 1, the slots above s that the old lap never wrote, and use
+ * them up to L + slots. A slot is always kept free for that second skip.
+ */
 uint64_t rec_reserve_slow(unsigned n, int wait)
 {
 	struct vmt_ring_header *h = S.ring;
-	if (!h || !n || n > S.nslots)
+	if (!h || !n || n + 1 > S.nslots)
 		return ~0ull;
 	int tries = 0;
-	uint64_t pos = atomic_load_explicit(&h->head, memory_order_relaxed);
+	uint64_t mask = S.nslots - 1;
+	uint64_t pos = atomic_load_explicit(&h->head, memory_order_relaxed), got;
 	for (;;) {
 		/* The consumer's tail only grows: a stale copy is conservative, and
 		 * the shared cache line is read only when the ring looks full. */
 		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
-		if (pos + n - tail > S.nslots) {
-			tail = atomic_load_explicit(&h->tail, memory_order_acquire);
-			atomic_store_explicit(&S.tail_seen, tail, memory_order_relaxed);
+		if (S.window < S.nslots && rec_at_window(pos, n)) {
+			/* the first n slots of the next lap must be read (+1: the
+			 * second skip's slot) */
+			uint64_t lap = pos - (pos & mask) + S.nslots;
+			if (lap + n + 1 - tail > S.nslots)
+				tail = fresh_tail(h);
+			if (lap + n + 1 - tail <= S.nslots) {
+				if ((got = skip_to(h, pos, lap, n, 1)) != ~0ull)
+					break;
+				pos = atomic_load_explicit(&h->head, memory_order_relaxed);
+				continue; /* raced */
+			}
+			/* consumer behind: on linearly */
 		}
-		if (pos + n - tail > S.nslots) {
-			if (wait && tries < 4000 && consumer_alive()) { /* bulk lists wait */
+		if (pos + n + 1 - tail > S.nslots)
+			tail = fresh_tail(h);
+		if (pos + n + 1 - tail > S.nslots) {
+			/* full, or phantoms after a skip the consumer has not read */
+			uint64_t k = atomic_load_explicit(&S.last_skip, memory_order_relaxed);
+			uint64_t lap = k - (k & mask) + S.nslots;
+			int phantom = k != ~0ull && tail <= k && pos >= lap;
+			if (phantom && pos - lap > (k & mask) && pos + n <= lap + S.nslots)
+				; /* above the old lap's skip: slots it never wrote */
+			else if (phantom && pos - lap <= (k & mask) && pos + 1 - tail <= S.nslots &&
+				 lap + (k & mask) + 1 + n <= lap + S.nslots) {
+				if ((got = skip_to(h, pos, lap + (k & mask) + 1, n, 0)) != ~0ull)
+					break;
+				pos = atomic_load_explicit(&h->head, memory_order_relaxed);
+				continue; /* raced */
+			} else if (wait && tries < 4000 && consumer_alive()) { /* bulk lists wait */
 				struct timespec d = {0, 250000};
 				nanosleep(&d, NULL);
 				tries++;
 				pos = atomic_load_explicit(&h->head, memory_order_relaxed);
 				continue;
+			} else {
+				atomic_fetch_add_explicit(&h->lost, n, memory_order_relaxed);
+				atomic_store_explicit(&S.last_pos, ~0ull, memory_order_relaxed);
+				return ~0ull;
 			}
-			atomic_fetch_add_explicit(&h->lost, n, memory_order_relaxed);
-			atomic_store_explicit(&S.last_pos, ~0ull, memory_order_relaxed);
-			return ~0ull;
 		}
 		if (atomic_compare_exchange_weak_explicit(&h->head, &pos, pos + n,
 							  memory_order_acq_rel,
-							  memory_order_relaxed))
+							  memory_order_relaxed)) {
+			got = pos;
 			break;
+		}
 	}
-	atomic_store_explicit(&S.last_pos, pos + n - 1, memory_order_relaxed);
-	return pos;
+	return rec_reserved(got, n);
 }
 
 struct vmt_rec *rec_begin(uint16_t type, uint32_t cid, uint64_t ts, int wait, uint64_t *posp)
@@ -336,6 +397,8 @@ int shim_ring_create(void)
 	S.ring = h;
 	S.slots = (struct vmt_rec *)(h + 1);
 	S.nslots = S.slots_wanted;
+	S.window = S.window_wanted && S.window_wanted * 4 <= S.nslots ? S.window_wanted : S.nslots;
+	atomic_store(&S.last_skip, ~0ull);
 	S.ring_bytes = bytes;
 	atomic_store_explicit((_Atomic uint64_t *)&h->magic, VMT_RING_MAGIC, memory_order_release);
 	return 0;
@@ -468,6 +531,10 @@ void shim_init(void)
 	if (slots < 1024 || (slots & (slots - 1)))
 		slots = VMT_RING_DEFAULT_SLOTS;
 	S.slots_wanted = slots;
+	/* the hot window: 2048 slots (192 KiB) stay in L2 beside the target's
+	 * own data; 0 turns it off (bench/shim-floor.sh compares) */
+	unsigned window = env_uint(VMT_ENV_WINDOW, VMT_RING_DEFAULT_WINDOW);
+	S.window_wanted = window && !(window & (window - 1)) ? window : 0;
 	S.pid = getpid();
 	S.maps_fd = obs_open_maps();
 	if (shim_ring_create() < 0) {

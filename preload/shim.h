@@ -54,6 +54,8 @@ struct shim {
 	struct vmt_ring_header *ring;
 	struct vmt_rec *slots;
 	uint64_t nslots;
+	uint64_t window;	   /* hot window: slots of a lap used while the consumer keeps up
+				    * (records.h "Rings"); nslots: off */
 	const _Atomic long *stamp; /* nonzero; a MADV_WIPEONFORK page: 0 in a fork child
 				    * no fork path of the shim handled (shim_adopt) */
 	unsigned stack_depth;  /* 0: no stacks */
@@ -71,9 +73,11 @@ struct shim {
 	char dir[512];	       /* session directory */
 	char preload[512];     /* our own path (exec re-injection) */
 	unsigned slots_wanted;
+	unsigned window_wanted; /* hot window asked for (0: off) */
 	int debug;
 	_Alignas(64) _Atomic uint64_t last_pos; /* ring position of the latest reservation */
 	_Atomic uint64_t tail_seen; /* consumer tail as last read (saves a shared read) */
+	_Atomic uint64_t last_skip; /* position of the last skip record (~0: none) */
 	_Alignas(64) _Atomic uint64_t gen; /* bumped after every call that may change VMAs */
 	_Alignas(64) _Atomic uint32_t next_cid;
 	_Atomic uint32_t fork_seq;
@@ -189,8 +193,16 @@ static inline void rec_commit(struct vmt_rec *r, uint64_t pos)
 			      memory_order_release);
 }
 /* Reserve n consecutive slots at once (a list is then one block in the ring):
- * returns the first position or ~0 (ring full: all n counted as lost). */
+ * returns the first position or ~0 (ring full: all n counted as lost). One
+ * slot stays free for a skip record (rec_reserve_slow). */
 SHIM_HIDDEN uint64_t rec_reserve_slow(unsigned n, int wait);
+/* Would [pos, pos+n) pass the hot window of its lap from inside it? (Then
+ * rec_reserve_slow may skip to the next lap: records.h "Rings".) */
+static inline int rec_at_window(uint64_t pos, unsigned n)
+{
+	uint64_t s = pos & (S.nslots - 1);
+	return s <= S.window && s + n > S.window;
+}
 /* After a reservation of n slots at pos. */
 static inline uint64_t rec_reserved(uint64_t pos, unsigned n)
 {
@@ -216,7 +228,7 @@ static inline uint64_t rec_reserve(unsigned n, int wait)
 	if (__builtin_expect(h != NULL, 1)) {
 		uint64_t pos = atomic_load_explicit((_Atomic uint64_t *)&h->head, memory_order_relaxed);
 		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
-		if (pos + n - tail <= S.nslots &&
+		if (pos + n + 1 - tail <= S.nslots && !rec_at_window(pos, n) &&
 		    atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)&h->head, &pos, pos + n,
 							  memory_order_acq_rel, memory_order_relaxed))
 			return rec_reserved(pos, n);
@@ -247,7 +259,7 @@ static inline uint64_t rec_reserve_one(void)
 			     1)) {
 		uint64_t pos = atomic_load_explicit((_Atomic uint64_t *)&h->head, memory_order_relaxed);
 		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
-		if (pos + 1 - tail <= S.nslots) {
+		if (pos + 2 - tail <= S.nslots && !rec_at_window(pos, 1)) {
 			uint64_t seen = pos;
 			__asm__ volatile("cmpxchgq %2, %1"
 					 : "+a"(seen), "+m"(h->head)

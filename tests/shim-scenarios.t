@@ -12,7 +12,7 @@ trap 'rm -rf "$D"' EXIT
 scen=(mmap fastpath sigloop brk malloc rawsyscall dlopen fork vfork vforkmem clone spawn exec)
 THREAD_RUNS=${THREAD_RUNS:-5}
 FORKMT_RUNS=${FORKMT_RUNS:-3}
-echo "1..$(( ${#scen[@]} * 2 + 1 + THREAD_RUNS * 2 + FORKMT_RUNS * 2 + 3 + 5 + 4 + 3 ))"
+echo "1..$(( ${#scen[@]} * 2 + 1 + 4 + THREAD_RUNS * 2 + FORKMT_RUNS * 2 + 3 + 5 + 4 + 3 ))"
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 rec() { # name, record options..., -- command
@@ -40,6 +40,23 @@ sl_um=$(grep -c " munmap .*addr=[0-9a-fx]* len=0x1000 " "$D/sigloop.dump")
 [ "${sl_n:-0}" -gt 0 ] && [ "$sl_lm" = "$sl_n" ] && [ "$sl_hm" = "$sl_h" ] &&
 	[ "$sl_um" = $((sl_n + sl_h - sl_k + 1)) ]
 ok $? "sigloop: records for $sl_lm/${sl_n:-?} loop mmaps, $sl_hm/${sl_h:-?} handler mmaps, $sl_um/$((${sl_n:-0} + ${sl_h:-0} - ${sl_k:-0} + 1)) munmaps"
+# ringstall: the recorder stopped while the loop writes; a ring of 8192 slots
+# keeps 7000 records whatever its hot window does, and counts what it drops
+# when 12000 do not fit (records.h "Rings")
+LOOPS=3500 rec ringstall --ring-slots 8192 -- "$T" ringstall
+rs_count() { # trace, hint: loop mmaps + munmaps of the hint page (with the set-up munmap)
+	"$V" dump "$1" | grep -c " m[un]*map .*addr=$2 len=0x1000 "
+}
+rs_at=$(sed -n 's/^ringstall loops [0-9]* at //p' "$D/ringstall.out")
+rs_n=$(rs_count "$D/ringstall.vmt" "$rs_at")
+! grep -q 'records lost' "$D/ringstall.out" && [ "$rs_n" = 7001 ]
+ok $? "ringstall: 7000 records of a stalled recorder kept in 8192 slots ($rs_n/7001, $(grep -c 'records lost' "$D/ringstall.out") loss warnings)"
+LOOPS=6000 "$V" record $NOBPF --ring-slots 8192 -o "$D/rs2.vmt" -- "$T" ringstall >"$D/rs2.out" 2>&1
+rs_at=$(sed -n 's/^ringstall loops [0-9]* at //p' "$D/rs2.out")
+rs_n=$(rs_count "$D/rs2.vmt" "$rs_at")
+rs_lost=$("$V" report "$D/rs2.vmt" | sed -n 's/.* \([0-9]*\) lost;.*/\1/p' | head -1)
+[ "${rs_lost:-0}" -gt 0 ] && [ $((rs_n - 1 + rs_lost)) = 12000 ]
+ok $? "ringstall overflow: $((rs_n - 1)) kept + ${rs_lost:-?} counted lost = 12000 records"
 LOOPS=2000 rec loop -- "$T" loop
 LOOPS=4000 rec pairloop -- "$T" pairloop
 # a thread exits while its deferred list cannot be taken (another thread is

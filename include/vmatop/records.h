@@ -58,6 +58,8 @@ enum vmt_type {
 	VMT_SYSCALL = 30, /* syscall(SYS_mmap...) through glibc's syscall() */
 	VMT_LIBCALL = 31, /* a libc call that maps internally (malloc, pthread_create, ...) */
 	VMT_UNMAP_RANGE = 32, /* modelled removal of [a0, a0+a1) seen through a libcall */
+	VMT_RING_SKIP = 39,   /* p.skip: ring only (never in a trace): the next record is at
+			       * ring position p.skip.to */
 	/* VMA lists */
 	VMT_VMA = 40,	     /* p.vma: one VMA of the open list cid */
 	VMT_LIST_END = 41,   /* p.list: closes list cid: seed/observe/discover/snapshot */
@@ -243,6 +245,10 @@ struct vmt_vma {
 	uint32_t vflags;    /* enum vmt_vflags */
 };
 
+struct vmt_skip {
+	uint64_t to; /* ring position of the next record: the first of a later lap */
+};
+
 struct vmt_list {
 	uint64_t lo, hi;    /* the kernel's VMAs meeting [lo, hi) are exactly the list */
 	uint32_t n;	    /* VMT_VMA records in the list */
@@ -408,6 +414,7 @@ struct vmt_rec {
 		struct vmt_vma vma;
 		struct vmt_list list;
 		struct vmt_ring ring;
+		struct vmt_skip skip;
 		/* ---- BEGIN reserved for BPF event payloads ---- */
 		struct vmt_bpf_mode bpf_mode;
 		struct vmt_bpf_call bpf_call;
@@ -454,6 +461,18 @@ _Static_assert(sizeof(struct vmt_file_header) == 64, "trace header must be 64 by
  *             write slot[h % slots], then store-release commit = (u32)(h+1).
  *   consumer: t = tail; wait for slot[t].commit == (u32)(t+1); copy;
  *             store-release tail = t+1.
+ * Hot window: while the consumer keeps up, the producers use only the first
+ * `window` slots of each lap (shim: 2048, VMATOP_RING_WINDOW), so the lines
+ * they write stay in the cache; the rest of the ring is room for bursts.
+ * A reservation [h, h+n) that would pass slot `window` of its lap while the
+ * consumer has read the first n slots of the next lap (L: its first
+ * position) takes [h, L+n) in its one CAS instead, writes a VMT_RING_SKIP
+ * record {to = L} at h and its own records at L; the consumer, reading a
+ * skip, continues at L. Otherwise the producer goes on linearly. Until the
+ * consumer has read that skip, the producers use the new lap's slots below
+ * the consumer's; reaching it they skip again, to the slots above h's that
+ * the old lap never wrote (preload/shim.c, rec_reserve_slow). A slot is
+ * always kept free for such a skip record.
  * A producer killed between reserve and commit leaves a hole: when the
  * owner is dead the consumer skips uncommitted slots up to head and counts
  * them in `holes`. The shim never waits for the consumer, except for bulk
@@ -479,6 +498,7 @@ _Static_assert(sizeof(struct vmt_ring_header) == 4096, "ring header is one page"
 
 #define VMT_RING_CLOSED 1u
 #define VMT_RING_DEFAULT_SLOTS 32768u
+#define VMT_RING_DEFAULT_WINDOW 2048u /* hot window of the shim's rings */
 
 /* FNV-1a 64, the name hash (never 0). */
 static inline uint64_t vmt_hash(const char *s, unsigned long n)
@@ -496,6 +516,7 @@ static inline uint64_t vmt_hash(const char *s, unsigned long n)
 #define VMT_ENV_STACKS "VMATOP_STACKS"	 /* stack depth, 0 = off */
 #define VMT_ENV_SLOTS "VMATOP_RING_SLOTS" /* ring size (power of two) */
 #define VMT_ENV_PRELOAD "VMATOP_PRELOAD" /* path of libvmatop.so (for exec re-injection) */
+#define VMT_ENV_WINDOW "VMATOP_RING_WINDOW" /* hot window (power of two, 0: off) */
 #define VMT_ENV_DURATIONS "VMATOP_DURATIONS" /* 1: dur of memory calls too (a clock read more) */
 
 /* ---- BEGIN BPF kernel records (bpf/, cli/bpf_*.c) ---- */

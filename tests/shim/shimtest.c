@@ -420,6 +420,39 @@ static void s_sigloop(void)
 	       (void *)(hole + PG));
 	CHECK(munmap(hole, 3 * PG) == 0);
 }
+/*
+ * ringstall: the recorder stops reading (SIGSTOP to the parent, when it is
+ * vmatop) while the loop writes LOOPS pairs, then resumes it. With a ring of
+ * S slots the shim must keep ~S records however its hot window stands
+ * (records.h "Rings": the skips over phantom positions); shim-scenarios.t
+ * counts the records, and the lost ones when LOOPS pairs exceed the ring.
+ */
+static void s_ringstall(void)
+{
+	long n = getenv("LOOPS") ? atol(getenv("LOOPS")) : 3000;
+	char path[64], comm[32] = "";
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)getppid());
+	FILE *f = fopen(path, "r");
+	CHECK(f != NULL);
+	CHECK(fgets(comm, sizeof(comm), f) != NULL);
+	fclose(f);
+	CHECK(strcmp(comm, "vmatop\n") == 0); /* only ever stop the recorder */
+	char *hole = anon(3 * PG, PROT_NONE);
+	CHECK(hole != MAP_FAILED);
+	CHECK(munmap(hole + PG, PG) == 0);
+	usleep(20000); /* the recorder catches up */
+	CHECK(kill(getppid(), SIGSTOP) == 0);
+	for (long i = 0; i < n; i++) {
+		void *p = mmap(hole + PG, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK(p == hole + PG);
+		CHECK(munmap(p, PG) == 0);
+	}
+	CHECK(kill(getppid(), SIGCONT) == 0);
+	usleep(50000); /* the recorder drains: nothing after the loop is dropped */
+	printf("ringstall loops %ld at %p\n", n, (void *)(hole + PG));
+	fflush(stdout);
+	CHECK(munmap(hole, 3 * PG) == 0);
+}
 static void s_threadexit(void)
 {
 	te_region = anon(2 * PG, PROT_READ | PROT_WRITE);
@@ -748,6 +781,7 @@ static const struct {
 	{"spawn", s_spawn},   {"exec", s_exec},	      {"sigkill", s_sigkill},
 	{"selfmaps", s_selfmaps}, {"loop", s_loop}, {"pairloop", s_pairloop},
 	{"fastpath", s_fastpath}, {"threadexit", s_threadexit}, {"sigloop", s_sigloop},
+	{"ringstall", s_ringstall},
 };
 
 int main(int argc, char **argv)
