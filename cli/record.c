@@ -221,8 +221,6 @@ static void scan_dir(struct rec_session *s)
 	closedir(d);
 }
 
-static inline uint32_t commit_mark(uint64_t pos) { return (uint32_t)(pos % 0xffffffffull) + 1; }
-
 static size_t drain(struct rec_session *s, struct cring *r, int final)
 {
 	struct vmt_ring_header *h = r->h;
@@ -235,7 +233,7 @@ static size_t drain(struct rec_session *s, struct cring *r, int final)
 	while (t < head) {
 		struct vmt_rec *slot = &r->slots[t & (r->nslots - 1)];
 		uint32_t c = __atomic_load_n(&slot->commit, __ATOMIC_ACQUIRE);
-		if (c != commit_mark(t)) {
+		if (c != vmt_commit_mark(t)) {
 			if (!final)
 				break;
 			r->holes++;

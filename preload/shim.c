@@ -194,7 +194,6 @@ void shim_resolve(void)
 
 /* ---- ring producer ---- */
 
-static inline uint32_t commit_mark(uint64_t pos) { return (uint32_t)(pos % 0xffffffffull) + 1; }
 
 static int consumer_alive(void)
 {

@@ -189,7 +189,7 @@ SHIM_HIDDEN struct vmt_rec *rec_begin(uint16_t type, uint32_t cid, uint64_t ts, 
 				   uint64_t *pos);
 static inline void rec_commit(struct vmt_rec *r, uint64_t pos)
 {
-	atomic_store_explicit((_Atomic uint32_t *)&r->commit, (uint32_t)(pos % 0xffffffffull) + 1,
+	atomic_store_explicit((_Atomic uint32_t *)&r->commit, vmt_commit_mark(pos),
 			      memory_order_release);
 }
 /* Reserve n consecutive slots at once (a list is then one block in the ring):

@@ -458,8 +458,8 @@ _Static_assert(sizeof(struct vmt_file_header) == 64, "trace header must be 64 by
  *
  * Protocol (multi-producer, single consumer, no lock, no syscall):
  *   producer: h = head; if h - tail >= slots: lost++, drop. CAS head h->h+1.
- *             write slot[h % slots], then store-release commit = (u32)(h+1).
- *   consumer: t = tail; wait for slot[t].commit == (u32)(t+1); copy;
+ *             write slot[h % slots], then store-release commit = vmt_commit_mark(h).
+ *   consumer: t = tail; wait for slot[t].commit == vmt_commit_mark(t); copy;
  *             store-release tail = t+1.
  * Hot window: while the consumer keeps up, the producers use only the first
  * `window` slots of each lap (shim: 2048, VMATOP_RING_WINDOW), so the lines
@@ -495,6 +495,14 @@ struct vmt_ring_header {
 	uint8_t pad3[4096 - 200];
 };
 _Static_assert(sizeof(struct vmt_ring_header) == 4096, "ring header is one page");
+
+/* A ring slot's commit word for position pos: never 0 (empty), and two
+ * positions of one slot less than 2^32 apart differ. */
+static inline uint32_t vmt_commit_mark(uint64_t pos)
+{
+	uint32_t m = (uint32_t)pos + 1;
+	return m ? m : 1;
+}
 
 #define VMT_RING_CLOSED 1u
 #define VMT_RING_DEFAULT_SLOTS 32768u
