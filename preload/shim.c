@@ -194,7 +194,6 @@ void shim_resolve(void)
 
 /* ---- ring producer ---- */
 
-
 static int consumer_alive(void)
 {
 	uint64_t hb = atomic_load_explicit(&S.ring->heartbeat, memory_order_relaxed);

@@ -242,10 +242,9 @@ static inline uint64_t rec_reserve(unsigned n, int wait)
  * split it, and no other thread reserves: the fast path runs only while
  * chg_multi is 0, a new thread is announced (chg_multi set) by the thread
  * that creates it before it runs, and one the shim did not see created
- * waits at its first hook for the hooks in progress to end. The lock prefix drains the store
- * buffer, which holds the previous record's stores to ring lines that are
- * often not in the cache yet: ~1.5% of the mmap+munmap loop here
- * (bench/shim-floor.sh, variant nolock).
+ * waits at its first hook for the hooks in progress to end. The lock prefix
+ * drains the store buffer, which holds the previous record's stores: ~1.5%
+ * of the mmap+munmap loop here (bench/shim-floor.sh, variant locked).
  */
 SHIM_HIDDEN extern _Atomic int chg_multi; /* changes.c */
 static inline uint64_t rec_reserve_one(void)
