@@ -211,7 +211,7 @@ static uint64_t skip_to(struct vmt_ring_header *h, uint64_t pos, uint64_t to, un
 		return ~0ull;
 	if (lap)
 		atomic_store_explicit(&S.last_skip, pos, memory_order_relaxed);
-	struct vmt_rec *r = rec_at(pos, VMT_RING_SKIP, 0, 1);
+	struct vmt_rec *r = rec_at(pos, VMT_RING_SKIP, 0, 1); /* ts 1: never read, no clock */
 	r->p.skip.to = to;
 	rec_commit(r, pos);
 	return to;
@@ -271,7 +271,7 @@ uint64_t rec_reserve_slow(unsigned n, int wait)
 			if (phantom && pos - lap > (k & mask) && pos + n <= lap + S.nslots)
 				; /* above the old lap's skip: slots it never wrote */
 			else if (phantom && pos - lap <= (k & mask) && pos + 1 - tail <= S.nslots &&
-				 lap + (k & mask) + 1 + n <= lap + S.nslots) {
+				 (k & mask) + 1 + n <= S.nslots) {
 				if ((got = skip_to(h, pos, lap + (k & mask) + 1, n, 0)) != ~0ull)
 					break;
 				pos = atomic_load_explicit(&h->head, memory_order_relaxed);

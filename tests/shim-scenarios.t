@@ -28,8 +28,6 @@ rec() { # name, record options..., -- command
 for s in "${scen[@]}"; do
 	rec "$s" -- "$T" "$s"
 done
-# the benchmark loops (bench/bench-shim.sh), short: their traces verify too
-# (pairloop's direct libc calls leave the map as they found it)
 # sigloop: every call of the loop and of the signal handler has its record
 # (a split ring reservation overwrites some; verify alone may not see it)
 read -r _ _ sl_h _ sl_k _ sl_n _ sl_at < <(grep '^sigloop handler' "$D/sigloop.out")
@@ -57,6 +55,8 @@ rs_n=$(rs_count "$D/rs2.vmt" "$rs_at")
 rs_lost=$("$V" report "$D/rs2.vmt" | sed -n 's/.* \([0-9]*\) lost;.*/\1/p' | head -1)
 [ "${rs_lost:-0}" -gt 0 ] && [ $((rs_n - 1 + rs_lost)) = 12000 ]
 ok $? "ringstall overflow: $((rs_n - 1)) kept + ${rs_lost:-?} counted lost = 12000 records"
+# the benchmark loops (bench/bench-shim.sh), short: their traces verify too
+# (pairloop's direct libc calls leave the map as they found it)
 LOOPS=2000 rec loop -- "$T" loop
 LOOPS=4000 rec pairloop -- "$T" pairloop
 # a thread exits while its deferred list cannot be taken (another thread is
