@@ -45,7 +45,7 @@ git -C "$W/src" apply "$here/shim-floor.patch" ||
 declare -A flags=([ref]="" [pass]="-DEXP_PASS" [bone]="-DEXP_BONE"
 	[bone_ring]="-DEXP_BONE -DEXP_BONE_RING" [locked]="-DEXP_LOCKED"
 	[dummy]="-DEXP_DUMMY" [notsc]="-DEXP_NOTSC" [norec]="-DEXP_NOREC")
-VARIANTS="ref pass bone bone_ring locked dummy notsc norec"
+VARIANTS=${VARIANTS:-"ref pass bone bone_ring locked dummy notsc norec"}
 for v in $VARIANTS ${SEG:+seg}; do
 	f=${flags[$v]-}
 	[ "$v" = seg ] && f="-DEXP_SEG"
