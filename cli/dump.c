@@ -16,19 +16,21 @@
 #include <string.h>
 
 const char dump_usage[] =
-	"usage: vmatop dump [--pid PID] [--range LO-HI] [--all] FILE\n"
+	"usage: vmatop dump [--pid PID] [--range LO-HI] [--all] [--ns] FILE\n"
 	"  Print the trace's records, one a line, in replay order:\n"
 	"  index, ms since the start, pid/tid, type, call id, flags, then the payload.\n"
 	"  --pid PID      only the records of PID\n"
 	"  --range LO-HI  only the records that touch [LO, HI) (hex addresses, like\n"
 	"                 /proc/PID/maps): memory calls, VMAs, list ends\n"
-	"  --all          also strings, stack frames and modules (left out by default)\n";
+	"  --all          also strings, stack frames and modules (left out by default)\n"
+	"  --ns           times as CLOCK_MONOTONIC ns (to set against clock_gettime()\n"
+	"                 in the traced program or other logs)\n";
 
 struct dump_ctx {
 	const struct trace *t;
 	long pid;
 	uint64_t lo, hi;
-	int ranged, all;
+	int ranged, all, ns;
 	FILE *out;
 };
 
@@ -192,7 +194,12 @@ static void dump_one(const struct vmt_rec *r, size_t idx, void *ctx)
 		return;
 	uint64_t t0 = d->t->hdr->start_ns;
 	double ms = r->ts >= t0 ? (double)(r->ts - t0) / 1e6 : -(double)(t0 - r->ts) / 1e6;
-	fprintf(d->out, "#%zu %.6f %u/%u %s", idx, ms, r->pid, r->tid, vmt_type_name(r->type));
+	if (d->ns)
+		fprintf(d->out, "#%zu %" PRIu64 " %u/%u %s", idx, r->ts, r->pid, r->tid,
+			vmt_type_name(r->type));
+	else
+		fprintf(d->out, "#%zu %.6f %u/%u %s", idx, ms, r->pid, r->tid,
+			vmt_type_name(r->type));
 	if (r->cid)
 		fprintf(d->out, " cid=%u", r->cid);
 	if (r->flags)
@@ -206,10 +213,11 @@ int cmd_dump(int argc, char **argv)
 	static const struct option opts[] = {{"pid", required_argument, NULL, 'p'},
 					     {"range", required_argument, NULL, 'r'},
 					     {"all", no_argument, NULL, 'a'},
+					     {"ns", no_argument, NULL, 'n'},
 					     {"help", no_argument, NULL, 'h'}, {0}};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:r:ah", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:r:anh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': {
 			char *end;
@@ -234,6 +242,9 @@ int cmd_dump(int argc, char **argv)
 		}
 		case 'a':
 			d.all = 1;
+			break;
+		case 'n':
+			d.ns = 1;
 			break;
 		case 'h':
 			fputs(dump_usage, stdout);

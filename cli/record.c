@@ -14,6 +14,7 @@
 #include "record.h"
 #include "bpf_source.h"
 #include "source.h"
+#include "tickclock.h"
 #include "trace.h"
 #include "util.h"
 
@@ -59,6 +60,7 @@ struct cring {
 	struct vmt_rec *slots;
 	uint64_t nslots, stream, holes;
 	uint32_t owner;
+	uint32_t clock; /* VMT_RING_CLOCK_*: the unit of its records' times */
 	int dead;
 };
 
@@ -77,6 +79,7 @@ struct rec_session {
 	size_t nreaped, reaped_cap;
 	char **bad;
 	size_t nbad, bad_cap;
+	struct tickclock *clock; /* rings in TSC ticks: converted to ns as drained */
 	unsigned stacks;    /* depth asked for (0: none) */
 	int stacks_warned; /* a process could not record stacks: said once */
 };
@@ -188,8 +191,10 @@ static void try_open_ring(struct rec_session *s, const char *name)
 		return;
 	}
 	uint64_t slots = h->slots;
-	if (h->version != VMT_VERSION || h->rec_size != VMT_REC_SIZE || !slots ||
-	    (slots & (slots - 1)) || sizeof(*h) + slots * VMT_REC_SIZE != bytes) {
+	if (h->version != VMT_RING_VERSION || h->rec_size != VMT_REC_SIZE || !slots ||
+	    (slots & (slots - 1)) || sizeof(*h) + slots * VMT_REC_SIZE != bytes ||
+	    (h->clock != VMT_RING_CLOCK_NS &&
+	     (h->clock != VMT_RING_CLOCK_TSC || !tickclock_ready(s->clock)))) {
 		warnx_("%s: ring with a bad header (version %u, %llu slots); ignored", path,
 		       h->version, (unsigned long long)slots);
 		munmap(p, bytes);
@@ -197,7 +202,7 @@ static void try_open_ring(struct rec_session *s, const char *name)
 		return;
 	}
 	struct cring r = {.h = h, .bytes = bytes, .slots = (struct vmt_rec *)(h + 1),
-			  .nslots = slots, .owner = h->owner};
+			  .nslots = slots, .owner = h->owner, .clock = h->clock};
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	struct vmt_rec o = {.type = VMT_RING_OPEN, .ts = h->created_ns};
 	r.stream = o.p.ring.stream = ++s->next_stream;
@@ -219,6 +224,20 @@ static void scan_dir(struct rec_session *s)
 		try_open_ring(s, de->d_name);
 	}
 	closedir(d);
+}
+
+/* A record of a TSC ring in CLOCK_MONOTONIC ns: its time, its duration
+ * (saturated stays saturated), a fork child's latency. */
+static void ticks_to_ns(const struct tickclock *c, struct vmt_rec *rec)
+{
+	if (rec->ts)
+		rec->ts = tickclock_ns(c, rec->ts);
+	if (rec->dur && rec->dur != UINT32_MAX) {
+		uint64_t d = tickclock_dur(c, rec->dur);
+		rec->dur = d < UINT32_MAX ? (uint32_t)d : UINT32_MAX;
+	}
+	if (rec->type == VMT_PROC_START)
+		rec->p.proc.child_ns = tickclock_dur(c, rec->p.proc.child_ns);
 }
 
 static size_t drain(struct rec_session *s, struct cring *r, int final)
@@ -253,6 +272,8 @@ static size_t drain(struct rec_session *s, struct cring *r, int final)
 			continue;
 		}
 		rec.commit = (uint32_t)r->stream;
+		if (r->clock == VMT_RING_CLOCK_TSC)
+			ticks_to_ns(s->clock, &rec);
 		if (rec.type == VMT_PROC_START && s->stacks && !rec.p.proc.stack_depth &&
 		    !s->stacks_warned) {
 			s->stacks_warned = 1;
@@ -294,6 +315,7 @@ static void ring_finish(struct rec_session *s, struct cring *r)
 static size_t pass(struct rec_session *s)
 {
 	size_t n = 0;
+	tickclock_sample(s->clock);
 	uint64_t now = now_ns();
 	scan_dir(s);
 	for (size_t i = 0; i < s->nrings; i++) {
@@ -432,7 +454,12 @@ int cmd_record(int argc, char **argv)
 				"(set %s to its absolute path)",
 		     VMT_ENV_PRELOAD);
 
-	struct rec_session s = {.stacks = stacks};
+	struct rec_session s = {.stacks = stacks, .clock = xmalloc(sizeof(struct tickclock))};
+	/* two anchors 1.5 ms apart: the tick rate is known before any ring */
+	tickclock_init(s.clock, 1000000);
+	tickclock_sample(s.clock);
+	nanosleep(&(struct timespec){.tv_nsec = 1500000}, NULL);
+	tickclock_sample(s.clock);
 	if (make_session_dir(s.dir, sizeof(s.dir)) < 0)
 		diex(EXIT_FAIL, "cannot create a session directory in /dev/shm or /tmp: %s",
 		     strerror(errno));
@@ -544,6 +571,7 @@ int cmd_record(int argc, char **argv)
 	free(s.bad);
 	free(s.rings);
 	free(s.reaped);
+	free(s.clock);
 	if (!have_status)
 		return 130;
 	if (WIFEXITED(status))

@@ -99,7 +99,7 @@ static int madvise_changes_vma(int adv)
 #define AFTER()                                                                                    \
 	do {                                                                                       \
 		e = errno;                                                                         \
-		c.dur = S.durations ? shim_now() - c.t0 : 0;                                       \
+		c.dur = S.durations ? shim_ticks() - c.t0 : 0;                                       \
 		chg_end(c.clo, c.chi);                                                             \
 	} while (0)
 #define END()                                                                                      \
@@ -188,7 +188,7 @@ static inline void fast_leave(struct chg_slot *m, uintptr_t lo, uintptr_t hi)
 			      memory_order_release);
 	shim_depth = 0;
 }
-static inline uint64_t fast_dur(uint64_t t0) { return S.durations ? shim_now() - t0 : 0; }
+static inline uint64_t fast_dur(uint64_t t0) { return S.durations ? shim_ticks() - t0 : 0; }
 
 /* Fill and commit a munmap record reserved before the call (both paths). */
 static void munmap_rec(struct vmt_rec *rec, uint64_t pos, uint64_t dur, uint16_t flags, void *addr,
@@ -207,7 +207,7 @@ static void *mmap_fast(struct chg_slot *m, void *addr, size_t len, int prot, int
 		       off_t off)
 {
 	fast_enter(m);
-	uint64_t t0 = shim_now();
+	uint64_t t0 = shim_ticks();
 	void *r = real_mmap(addr, len, prot, flags, fd, off);
 	uint64_t dur = fast_dur(t0);
 	int ok = r != MAP_FAILED;
@@ -255,7 +255,7 @@ static int munmap_fast(struct chg_slot *m, void *addr, size_t len, uint64_t pend
 		atomic_store_explicit(&m->pend, 0, memory_order_relaxed);
 		chg_my_pending = 0;
 	}
-	uint64_t t0 = shim_now();
+	uint64_t t0 = shim_ticks();
 	uint64_t pos = rec_reserve_one(); /* before the call: see munmap */
 	struct vmt_rec *rec = pos != ~0ull ? rec_at(pos, VMT_MUNMAP, 0, t0) : NULL;
 	int r = real_munmap(addr, len);

@@ -355,11 +355,11 @@ static pid_t do_fork(unsigned kind)
 	uint64_t pre = fork_pre(cid, &fa);
 	pid_t ppid = S.pid;
 	shim_fork_dirty = 0;
-	uint64_t t0 = shim_now();
+	uint64_t t0 = shim_ticks();
 	shim_in_fork = 1;
 	pid_t p = real_fork_kind(kind);
 	int e = errno;
-	uint64_t t1 = shim_now();
+	uint64_t t1 = shim_ticks();
 	shim_in_fork = 0;
 	if (p == 0)
 		fork_child(fa.fid, t0, ppid, pre);
@@ -391,9 +391,9 @@ int shim_fork_syscall(long nr, long a, long b, long c, long d, long e, long *ret
 	struct fork_arg fa = {.kind = VMT_FORK_KIND_SYSCALL};
 	uint64_t pre = fork_pre(cid, &fa);
 	pid_t ppid = S.pid;
-	uint64_t t0 = shim_now();
+	uint64_t t0 = shim_ticks();
 	long r = shim_raw_syscall(nr, a, b, c, d, e, 0);
-	uint64_t t1 = shim_now();
+	uint64_t t1 = shim_ticks();
 	if (r == 0) {
 		fork_child(fa.fid, t0, ppid, pre);
 	} else {
@@ -457,7 +457,7 @@ SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 		return R.clone ? R.clone(fn, stack, flags, arg, ptid, tls, ctid) : (errno = ENOSYS, -1);
 	struct clone_arg ca = {.fn = fn, .arg = arg, .vm = vforklike};
 	if (vforklike) {
-		ca.t0 = shim_now();
+		ca.t0 = shim_ticks();
 		int r = R.clone(clone_child, stack, flags, &ca, ptid, tls, ctid);
 		int e = errno;
 		shim_vfork_child = 0; /* the child set it in our TLS */
@@ -471,11 +471,11 @@ SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	ca.pre = fork_pre(cid, &fa);
 	ca.fid = fa.fid;
 	ca.ppid = S.pid;
-	ca.t0 = shim_now();
+	ca.t0 = shim_ticks();
 	shim_in_fork = 1;
 	int r = R.clone(clone_child, stack, flags, &ca, ptid, tls, ctid);
 	int e = errno;
-	uint64_t t1 = shim_now();
+	uint64_t t1 = shim_ticks();
 	shim_in_fork = 0;
 	fork_post(cid, &fa, r, e, ca.t0, t1);
 	leave();
@@ -508,7 +508,7 @@ SHIM_HIDDEN __attribute__((used, noinline)) uint64_t shim_vfork_pre(void)
 		return VFORK_NESTED;
 	if (!proc_active())
 		return VFORK_OFF;
-	uint64_t t = shim_now();
+	uint64_t t = shim_ticks();
 	return t > VFORK_OFF ? t : VFORK_OFF + 1;
 }
 
@@ -537,7 +537,7 @@ SHIM_HIDDEN __attribute__((used, noinline)) long shim_vfork_post(long ret, uint6
 /* Parent of a vfork (or vfork-like clone), resumed: the record, and the map if the child mapped. */
 static void vfork_done(uint64_t t0, long ret, int err, unsigned kind)
 {
-	uint64_t t1 = shim_now();
+	uint64_t t1 = shim_ticks();
 	int dirty = shim_vfork_dirty;
 	shim_vfork_dirty = 0;
 	if (!shim_active())
@@ -598,7 +598,7 @@ static void atfork_child(void)
 		return;
 	pid_t ppid = S.pid;
 	shim_depth++;
-	fork_child(0, shim_now(), ppid, ~0ull);
+	fork_child(0, shim_ticks(), ppid, ~0ull);
 	shim_depth--;
 }
 
@@ -795,9 +795,9 @@ static int do_spawn(int path_search, pid_t *pid, const char *path,
 		pid = &local;
 	enter();
 	uint32_t cid = shim_cid();
-	uint64_t t0 = shim_now();
+	uint64_t t0 = shim_ticks();
 	int r = fn(pid, path, fa, at, argv, env);
-	uint64_t t1 = shim_now();
+	uint64_t t1 = shim_ticks();
 	struct fork_arg a = {.fid = 0, .child = r ? -1 : *pid, .err = r,
 			     .kind = path_search ? VMT_SPAWN_KIND_POSIX_SPAWNP : VMT_SPAWN_KIND_POSIX_SPAWN};
 	emit_simple(VMT_SPAWN, cid, t0, t1 - t0, fill_fork, &a);
@@ -909,7 +909,7 @@ static void fill_dl(struct vmt_rec *r, void *a)
 static void after_dl(uint16_t type, uint32_t cid, uint64_t t0, const char *name, void *h, int flags,
 		     unsigned long long before[2])
 {
-	uint64_t t1 = shim_now();
+	uint64_t t1 = shim_ticks();
 	unsigned long long after[2];
 	dl_counts(after);
 	struct dl_arg d = {.name = name ? shim_string(name, strlen(name)) : 0,
@@ -932,7 +932,7 @@ SHIM_EXPORT void *dlopen(const char *file, int flags)
 	unsigned long long before[2];
 	dl_counts(before);
 	uint32_t cid = shim_cid();
-	uint64_t t0 = shim_now();
+	uint64_t t0 = shim_ticks();
 	chg_hook_enter(); /* not shim_depth: the library's constructors are the program's */
 	void *h = R.dlopen(file, flags);
 	shim_depth++;
@@ -950,7 +950,7 @@ SHIM_EXPORT void *dlmopen(Lmid_t lm, const char *file, int flags)
 	unsigned long long before[2];
 	dl_counts(before);
 	uint32_t cid = shim_cid();
-	uint64_t t0 = shim_now();
+	uint64_t t0 = shim_ticks();
 	chg_hook_enter(); /* not shim_depth: the library's constructors are the program's */
 	void *h = R.dlmopen(lm, file, flags);
 	shim_depth++;
@@ -968,7 +968,7 @@ SHIM_EXPORT int dlclose(void *h)
 	unsigned long long before[2];
 	dl_counts(before);
 	uint32_t cid = shim_cid();
-	uint64_t t0 = shim_now();
+	uint64_t t0 = shim_ticks();
 	chg_hook_enter();
 	int r = R.dlclose(h);
 	shim_depth++;

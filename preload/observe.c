@@ -277,7 +277,7 @@ static int list_cb(const struct maps_line *m, void *arg)
 
 static int maps_list_once(uint32_t cid, unsigned kind, unsigned cause, uint64_t lh)
 {
-	struct list_ctx c = {.cid = cid, .ts = shim_now(), .lo = 0, .hi = ~0ull, .wait = 1,
+	struct list_ctx c = {.cid = cid, .ts = shim_ticks(), .lo = 0, .hi = ~0ull, .wait = 1,
 			     .seed = kind == VMT_LIST_SEED};
 	if (maps_walk(list_cb, &c) < 0)
 		return -1;
@@ -422,7 +422,7 @@ static int list_once(uint32_t cid, uintptr_t lo, uintptr_t hi, unsigned kind, un
 		     uint64_t g0, int precheck, uintptr_t *xlo, uintptr_t *xhi, int *skipped)
 {
 	struct qvma v[QMAX];
-	uint64_t ts = shim_now();
+	uint64_t ts = shim_ticks();
 	uintptr_t at = lo;
 	*xlo = lo;
 	*xhi = hi;
@@ -474,7 +474,7 @@ int obs_list(uint32_t cid, uintptr_t lo, uintptr_t hi, unsigned kind, unsigned c
 	if (hi <= lo)
 		hi = lo + 1;
 	if (!S.have_pmq) {
-		uint64_t ts = shim_now();
+		uint64_t ts = shim_ticks();
 		struct list_ctx c = {.cid = cid, .ts = ts, .lo = lo, .hi = hi};
 		if (maps_walk(list_cb, &c) < 0)
 			return -1;

@@ -35,45 +35,6 @@ __thread int shim_in_fork;
 __thread int shim_vfork_child;
 __thread int shim_vfork_dirty;
 __thread pid_t shim_tls_tid;
-__thread uint64_t shim_tsc0, shim_ns0, shim_tsc_mult;
-
-/*
- * shim_now() past its anchor: read the TSC between two clock reads (a pair
- * more than 300 ns wide was interrupted: tried again, or the clock is simply
- * returned), measure the rate over the last span (at least half a span long;
- * a weighted mean with the rate known so far, shared by all threads) and
- * anchor there. No rate measured yet: the first anchor stays and the clock
- * is returned, never an extrapolation. Measured here: within 60 ns of
- * clock_gettime, never backwards.
- */
-uint64_t shim_now_anchor(void)
-{
-	uint64_t a = 0, t = 0, b = 0;
-	for (int k = 0; k < 4; k++) {
-		a = shim_clock();
-		t = __builtin_ia32_rdtsc();
-		b = shim_clock();
-		if (b - a < 300)
-			break;
-	}
-	if (b - a >= 300)
-		return b;
-	uint64_t ns = a + (b - a) / 2;
-	uint64_t mult = atomic_load_explicit(&S.tsc_mult, memory_order_relaxed);
-	if (shim_tsc0 && t > shim_tsc0 && ns > shim_ns0 && t - shim_tsc0 >= S.tsc_span / 2 &&
-	    t - shim_tsc0 < 64 * S.tsc_span) {
-		uint64_t m = (uint64_t)(((unsigned __int128)(ns - shim_ns0) << 32) / (t - shim_tsc0));
-		mult = mult ? (mult * 7 + m) / 8 : m;
-		atomic_store_explicit(&S.tsc_mult, mult, memory_order_relaxed);
-	} else if (shim_tsc0 && !mult && t > shim_tsc0 && t - shim_tsc0 < S.tsc_span / 2) {
-		return b; /* rate unknown: keep the first anchor until it can be measured */
-	}
-	shim_tsc0 = t;
-	shim_ns0 = ns;
-	shim_tsc_mult = mult;
-	return b;
-}
-
 /* The TSC path only when the kernel itself keeps time with the TSC. */
 static void clock_init(void)
 {
@@ -88,16 +49,6 @@ static void clock_init(void)
 	}
 	if (strcmp(cs, "tsc\n") != 0 || getenv("VMATOP_NO_TSC"))
 		return;
-	/* the span: about 1 ms of cycles, from a short measurement */
-	uint64_t n0 = shim_clock(), t0 = __builtin_ia32_rdtsc();
-	uint64_t n1, t1;
-	do {
-		n1 = shim_clock();
-		t1 = __builtin_ia32_rdtsc();
-	} while (n1 - n0 < 20000);
-	if (t1 <= t0)
-		return;
-	S.tsc_span = (t1 - t0) * 50; /* 20 us * 50; the rate itself is measured over spans */
 	S.tsc_ok = 1;
 #endif
 }
@@ -197,7 +148,7 @@ void shim_resolve(void)
 static int consumer_alive(void)
 {
 	uint64_t hb = atomic_load_explicit(&S.ring->heartbeat, memory_order_relaxed);
-	return hb && shim_now() - hb < 1000000000ull;
+	return hb && shim_clock() - hb < 1000000000ull;
 }
 
 /* Move the head from pos to to + n and leave a skip record {to} at pos:
@@ -341,7 +292,7 @@ uint64_t shim_string(const char *s, size_t n)
 	}
 	if (!fresh)
 		return h;
-	uint64_t ts = shim_now();
+	uint64_t ts = shim_ticks();
 	for (size_t off = 0; off < n || off == 0; off += 48) {
 		uint64_t pos;
 		struct vmt_rec *r = rec_begin(VMT_STRING, 0, ts, 1, &pos);
@@ -366,7 +317,7 @@ uint64_t shim_string(const char *s, size_t n)
 int shim_ring_create(void)
 {
 	char path[640];
-	uint64_t ns = shim_now();
+	uint64_t ns = shim_clock();
 	snprintf(path, sizeof(path), "%s/r-%d-%llu", S.dir, (int)S.pid, (unsigned long long)ns);
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -387,7 +338,8 @@ int shim_ring_create(void)
 		return -1;
 	}
 	struct vmt_ring_header *h = p;
-	h->version = VMT_VERSION;
+	h->version = VMT_RING_VERSION;
+	h->clock = S.tsc_ok ? VMT_RING_CLOCK_TSC : VMT_RING_CLOCK_NS;
 	h->rec_size = VMT_REC_SIZE;
 	h->slots = S.slots_wanted;
 	h->owner = (uint32_t)S.pid;
@@ -555,7 +507,7 @@ void shim_init(void)
 
 void shim_after_fork_child(uint64_t fork_id, uint64_t t0, pid_t ppid)
 {
-	uint64_t t1 = shim_now();
+	uint64_t t1 = shim_ticks();
 	shim_stamp();
 	S.pid = (pid_t)shim_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
 	shim_tid_reset();
@@ -605,7 +557,7 @@ int shim_adopt(void)
 		shim_fork_child_reset();
 		chg_fork_child(~0ull, r, 0, &n);
 		shim_depth++;
-		shim_after_fork_child(0, shim_now(), ppid);
+		shim_after_fork_child(0, shim_ticks(), ppid);
 		if (atomic_load_explicit(&S.state, memory_order_acquire) == SHIM_READY)
 			obs_maps_list(shim_cid(), VMT_LIST_DISCOVER, VMT_CAUSE_FORK, NULL);
 		shim_depth--;

@@ -24,7 +24,7 @@
  *   - records are written to the process's ring with no lock and no syscall
  *     (PROCMAP_QUERY observation is one ioctl per resulting VMA; the list of
  *     an anonymous private mmap is deferred, see changes.c);
- *   - the hot path (shim_now, rec_reserve, call_begin, chg_begin/end, hook
+ *   - the hot path (shim_ticks, rec_reserve, call_begin, chg_begin/end, hook
  *     enter/leave) is inline below, with out-of-line *_slow paths.
  */
 #ifndef VMATOP_SHIM_H
@@ -60,10 +60,8 @@ struct shim {
 				    * no fork path of the shim handled (shim_adopt) */
 	unsigned stack_depth;  /* 0: no stacks */
 	int durations;	       /* time memory calls (dur); VMATOP_DURATIONS=0 turns it off */
-	int tsc_ok;	       /* clocksource tsc: shim_now() extrapolates the TSC */
+	int tsc_ok;	       /* clocksource tsc: records carry raw TSC (shim_ticks) */
 	int prefetchw;	       /* the CPU has PREFETCHW (CPUID 80000001h ECX bit 8) */
-	uint64_t tsc_span;     /* cycles between anchors (about 1 ms) */
-	_Atomic uint64_t tsc_mult; /* ns per cycle << 32, as last measured by any thread */
 	int have_pmq;	       /* PROCMAP_QUERY works */
 	int maps_fd;	       /* /proc/self/maps (CLOEXEC, high fd), -1 if none */
 	size_t ring_bytes;
@@ -152,29 +150,24 @@ static inline void shim_passthrough(void)
 		shim_fork_dirty = 1; /* an atfork handler: both sides list their whole map */
 }
 /*
- * CLOCK_MONOTONIC ns. When the kernel's clocksource is the TSC (S.tsc_ok),
- * the TSC is read and extrapolated from this thread's last anchor, a
- * clock_gettime() at most SHIM_TSC_SPAN cycles (about a millisecond) ago,
- * with the rate measured between anchors (shim.c, shim_now_anchor): within
- * tens of ns of clock_gettime, at half its cost in a VM.
+ * Time for the ring's records, in the ring's clock (records.h,
+ * VMT_RING_CLOCK_*): when the kernel keeps time with the TSC (S.tsc_ok), the
+ * raw TSC - one instruction; the collector converts to CLOCK_MONOTONIC ns as
+ * it drains (cli/tickclock.c). Otherwise CLOCK_MONOTONIC ns. Differences
+ * are durations in the same unit; anything compared with a time from
+ * elsewhere (the consumer's heartbeat, timeouts) uses shim_clock().
  */
-SHIM_HIDDEN extern __thread uint64_t shim_tsc0, shim_ns0, shim_tsc_mult;
-SHIM_HIDDEN uint64_t shim_now_anchor(void);
 static inline uint64_t shim_clock(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
-static inline uint64_t shim_now(void)
+static inline uint64_t shim_ticks(void)
 {
 #if defined(__x86_64__)
-	if (__builtin_expect(S.tsc_ok, 1)) {
-		uint64_t dt = __builtin_ia32_rdtsc() - shim_tsc0;
-		if (__builtin_expect(dt < S.tsc_span && shim_tsc_mult, 1))
-			return shim_ns0 + ((dt * shim_tsc_mult) >> 32);
-		return shim_now_anchor();
-	}
+	if (__builtin_expect(S.tsc_ok, 1))
+		return __builtin_ia32_rdtsc();
 #endif
 	return shim_clock();
 }
@@ -286,7 +279,7 @@ static inline struct vmt_rec *rec_at_full(uint64_t pos, uint16_t type, uint32_t 
 	r->tid = (uint32_t)shim_tid();
 	r->cid = cid;
 	r->dur = 0;
-	r->ts = ts ? ts : shim_now();
+	r->ts = ts ? ts : shim_ticks();
 	return r;
 }
 static inline struct vmt_rec *rec_at(uint64_t pos, uint16_t type, uint32_t cid, uint64_t ts)
@@ -482,7 +475,7 @@ static inline void call_begin(struct shim_call *c, uintptr_t lo, uintptr_t hi, i
 	c->chi = hi;
 	if (__builtin_expect(chg_has_pending(), 0))
 		call_take_pending(c, is_munmap);
-	c->t0 = shim_now();
+	c->t0 = shim_ticks();
 }
 static inline void call_end(struct shim_call *c)
 {

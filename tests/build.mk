@@ -118,6 +118,10 @@ $(BUILD)/tests/cli-calltime.t: $(BUILD)/tests/cli/calltime_t.o $(BUILD)/cli/call
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^
 TESTS += $(BUILD)/tests/cli-calltime.t
+$(BUILD)/tests/cli-tickclock.t: $(BUILD)/tests/cli/tickclock_t.o $(BUILD)/cli/tickclock.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^
+TESTS += $(BUILD)/tests/cli-tickclock.t
 # ---- end of cli unit tests ---------------------------------------------------
 
 # ---- shim tests (tests/shim/, tests/shim-*.t) --------------------------------

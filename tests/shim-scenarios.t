@@ -9,10 +9,10 @@ NOBPF=$("$V" record --help 2>&1 | grep -q -- --no-bpf && echo --no-bpf)
 T=$B/tests/shim/shimtest
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-scen=(mmap fastpath sigloop brk malloc rawsyscall dlopen fork vfork vforkmem clone spawn exec)
+scen=(mmap fastpath sigloop clock brk malloc rawsyscall dlopen fork vfork vforkmem clone spawn exec)
 THREAD_RUNS=${THREAD_RUNS:-5}
 FORKMT_RUNS=${FORKMT_RUNS:-3}
-echo "1..$(( ${#scen[@]} * 2 + 1 + 4 + THREAD_RUNS * 2 + FORKMT_RUNS * 2 + 3 + 5 + 4 + 3 ))"
+echo "1..$(( ${#scen[@]} * 2 + 1 + 4 + 4 + THREAD_RUNS * 2 + FORKMT_RUNS * 2 + 3 + 5 + 4 + 3 ))"
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 rec() { # name, record options..., -- command
@@ -38,6 +38,27 @@ sl_um=$(grep -c " munmap .*addr=[0-9a-fx]* len=0x1000 " "$D/sigloop.dump")
 [ "${sl_n:-0}" -gt 0 ] && [ "$sl_lm" = "$sl_n" ] && [ "$sl_hm" = "$sl_h" ] &&
 	[ "$sl_um" = $((sl_n + sl_h - sl_k + 1)) ]
 ok $? "sigloop: records for $sl_lm/${sl_n:-?} loop mmaps, $sl_hm/${sl_h:-?} handler mmaps, $sl_um/$((${sl_n:-0} + ${sl_h:-0} - ${sl_k:-0} + 1)) munmaps"
+# clock: each call's record lies inside the CLOCK_MONOTONIC bracket the
+# program read around it, its duration no longer than the bracket: with the
+# shim's TSC stamps (converted by vmatop as it drains) and with
+# VMATOP_NO_TSC=1 (clock_gettime in the shim)
+clock_check() { # output of `shimtest clock`, its trace: prints the calls that pass
+	"$V" dump --ns "$2" | awk -v out="$1" '
+		BEGIN { while ((getline l < out) > 0) if (split(l, f, " ") == 4 && f[1] == "clock") {
+			lo[f[2]] = f[3]; hi[f[2]] = f[4] } }
+		$4 == "mmap" && $5 == "addr=0" && $7 == "prot=0x1" && $8 == "flags=0x22" {
+			len = substr($6, 5); d = $NF; sub(/^dur=/, "", d); sub(/ns$/, "", d); d += 0
+			if ((len in lo) && $2 >= lo[len] && $2 <= hi[len] && d > 0 && d <= hi[len] - lo[len])
+				good++ }
+		END { print good + 0 }'
+}
+c_n=$(clock_check "$D/clock.out" "$D/clock.vmt")
+[ "$c_n" = 6 ]
+ok $? "clock (TSC stamps when the clocksource is tsc): $c_n/6 calls inside their CLOCK_MONOTONIC bracket"
+VMATOP_NO_TSC=1 rec clock_ns -- "$T" clock
+c_n=$(clock_check "$D/clock_ns.out" "$D/clock_ns.vmt")
+[ "$c_n" = 6 ]
+ok $? "clock (VMATOP_NO_TSC=1: clock_gettime): $c_n/6 calls inside their CLOCK_MONOTONIC bracket"
 # ringstall: the recorder stopped while the loop writes; a ring of 8192 slots
 # keeps 7000 records whatever its hot window does, and counts what it drops
 # when 12000 do not fit (records.h "Rings")

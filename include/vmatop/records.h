@@ -484,8 +484,9 @@ struct vmt_ring_header {
 	uint64_t slots;
 	uint32_t owner; /* pid */
 	uint32_t flags; /* VMT_RING_CLOSED once the process finished writing */
-	uint64_t created_ns;
-	uint8_t pad0[64 - 40];
+	uint64_t created_ns; /* CLOCK_MONOTONIC */
+	uint32_t clock;	     /* VMT_RING_CLOCK_*: the unit of the records' times */
+	uint8_t pad0[64 - 44];
 	uint64_t head; /* producers: next slot to reserve */
 	uint8_t pad1[56];
 	uint64_t tail; /* consumer: next slot to read */
@@ -505,6 +506,16 @@ static inline uint32_t vmt_commit_mark(uint64_t pos)
 }
 
 #define VMT_RING_CLOSED 1u
+#define VMT_RING_VERSION 2 /* of this header and protocol (the trace has VMT_VERSION) */
+
+/*
+ * The clock of a ring's records: the unit of their ts, dur and
+ * p.proc.child_ns. TSC: raw time-stamp counter values; the shim reads the
+ * TSC only when the kernel's clocksource is the TSC, so both count the same
+ * time, and the collector converts every record it drains to CLOCK_MONOTONIC
+ * ns (cli/tickclock.c): traces hold ns only.
+ */
+enum { VMT_RING_CLOCK_NS = 0, VMT_RING_CLOCK_TSC = 1 };
 #define VMT_RING_DEFAULT_SLOTS 32768u
 #define VMT_RING_DEFAULT_WINDOW 2048u /* hot window of the shim's rings */
 

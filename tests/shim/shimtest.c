@@ -421,6 +421,36 @@ static void s_sigloop(void)
 	CHECK(munmap(hole, 3 * PG) == 0);
 }
 /*
+ * clock: memory calls bracketed by CLOCK_MONOTONIC reads, 25 ms apart (so
+ * the collector converts them across many anchors when the shim stamps with
+ * the TSC), and a fork; prints "clock LEN FROM TO" per call for
+ * shim-scenarios.t, which finds each call's record (by its length) and
+ * checks its time and duration against the bracket.
+ */
+static void s_clock(void)
+{
+	for (int i = 0; i < 6; i++) {
+		size_t len = (size_t)(i + 3) * PG;
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		CHECK(p != MAP_FAILED);
+		CHECK(munmap(p, len) == 0);
+		printf("clock %#zx %llu %llu\n", len,
+		       (unsigned long long)a.tv_sec * 1000000000ull + (unsigned long long)a.tv_nsec,
+		       (unsigned long long)b.tv_sec * 1000000000ull + (unsigned long long)b.tv_nsec);
+		usleep(25000);
+	}
+	fflush(stdout);
+	pid_t c = fork();
+	CHECK(c >= 0);
+	if (c == 0)
+		_exit(0);
+	int st;
+	CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st));
+}
+/*
  * ringstall: the recorder stops reading (SIGSTOP to the parent, when it is
  * vmatop) while the loop writes LOOPS pairs, then resumes it. With a ring of
  * S slots the shim must keep ~S records however its hot window stands
@@ -781,7 +811,7 @@ static const struct {
 	{"spawn", s_spawn},   {"exec", s_exec},	      {"sigkill", s_sigkill},
 	{"selfmaps", s_selfmaps}, {"loop", s_loop}, {"pairloop", s_pairloop},
 	{"fastpath", s_fastpath}, {"threadexit", s_threadexit}, {"sigloop", s_sigloop},
-	{"ringstall", s_ringstall},
+	{"ringstall", s_ringstall}, {"clock", s_clock},
 };
 
 int main(int argc, char **argv)
