@@ -191,12 +191,16 @@ static void try_open_ring(struct rec_session *s, const char *name)
 		return;
 	}
 	uint64_t slots = h->slots;
+	const char *why = NULL;
 	if (h->version != VMT_RING_VERSION || h->rec_size != VMT_REC_SIZE || !slots ||
 	    (slots & (slots - 1)) || sizeof(*h) + slots * VMT_REC_SIZE != bytes ||
-	    (h->clock != VMT_RING_CLOCK_NS &&
-	     (h->clock != VMT_RING_CLOCK_TSC || !tickclock_ready(s->clock)))) {
-		warnx_("%s: ring with a bad header (version %u, %llu slots); ignored", path,
-		       h->version, (unsigned long long)slots);
+	    (h->clock != VMT_RING_CLOCK_NS && h->clock != VMT_RING_CLOCK_TSC))
+		why = "a bad header";
+	else if (h->clock == VMT_RING_CLOCK_TSC && !tickclock_ready(s->clock))
+		why = "TSC times this vmatop cannot convert";
+	if (why) {
+		warnx_("%s: ring with %s (version %u, clock %u, %llu slots); ignored", path, why,
+		       h->version, h->clock, (unsigned long long)slots);
 		munmap(p, bytes);
 		VEC_PUSH(s->bad, s->nbad, s->bad_cap, xstrdup(name));
 		return;

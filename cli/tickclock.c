@@ -4,8 +4,7 @@
  * can have.
  */
 #include "tickclock.h"
-
-#include <time.h>
+#include "util.h"
 
 void tickclock_init(struct tickclock *c, uint64_t min_gap_ns)
 {
@@ -39,13 +38,6 @@ void tickclock_add(struct tickclock *c, uint64_t tick, uint64_t ns)
 	c->n++;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void tickclock_sample(struct tickclock *c)
 {
 #if defined(__x86_64__)
@@ -53,16 +45,15 @@ void tickclock_sample(struct tickclock *c)
 	 * interrupted: try again (a few times, then take it all the same) */
 	uint64_t a = 0, t = 0, b = 0;
 	for (int k = 0; k < 4; k++) {
-		a = mono_ns();
+		a = now_ns();
 		t = __builtin_ia32_rdtsc();
-		b = mono_ns();
+		b = now_ns();
 		if (b - a < 1000)
 			break;
 	}
 	tickclock_add(c, t, a + (b - a) / 2);
 #else
 	(void)c;
-	(void)mono_ns;
 #endif
 }
 

@@ -118,7 +118,7 @@ $(BUILD)/tests/cli-calltime.t: $(BUILD)/tests/cli/calltime_t.o $(BUILD)/cli/call
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^
 TESTS += $(BUILD)/tests/cli-calltime.t
-$(BUILD)/tests/cli-tickclock.t: $(BUILD)/tests/cli/tickclock_t.o $(BUILD)/cli/tickclock.o
+$(BUILD)/tests/cli-tickclock.t: $(BUILD)/tests/cli/tickclock_t.o $(BUILD)/cli/tickclock.o $(BUILD)/cli/util.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^
 TESTS += $(BUILD)/tests/cli-tickclock.t
