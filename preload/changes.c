@@ -53,7 +53,6 @@ static struct {
 } chlog[NLOG];
 
 static struct chg_slot slots[NSLOTS]; /* struct chg_slot: shim.h (inline fast paths) */
-__thread struct chg_slot *chg_me;     /* this thread's slot, NULL: none (yet) */
 /*
  * Single-threaded fast path: while only one thread has ever been in the
  * shim, nobody can list concurrently, so calls neither announce nor log
@@ -63,15 +62,13 @@ __thread struct chg_slot *chg_me;     /* this thread's slot, NULL: none (yet) */
  * no other thread is inside a hook: a hook that began before the flip (and
  * did not announce) is over, and every later one sees `multi` set.
  */
-_Atomic int chg_multi;
-#define multi chg_multi
+#define multi S.multi
 static _Atomic int nslots_used;	    /* high-water mark */
 static _Atomic int unslotted;	    /* calls in flight from threads without a slot */
 static _Atomic int unslotted_hooks; /* hooks in progress in threads without a slot */
 static _Atomic int unlisted_stacks; /* threads created whose stack is not listed yet */
 static __thread int my_slot = -1;
 static __thread int slot_tried;
-__thread uint64_t chg_my_pending;
 static pthread_key_t slot_key;
 static _Atomic int key_state; /* 0 none, 1 creating, 2 ready, 3 failed */
 
@@ -120,7 +117,7 @@ static int slot(void)
 		if (atomic_load_explicit(&slots[i].owned, memory_order_relaxed) == 0 &&
 		    atomic_compare_exchange_strong(&slots[i].owned, &z, 1)) {
 			my_slot = i;
-			chg_me = &slots[i];
+			T.slot = &slots[i];
 			while (n < i + 1 && !atomic_compare_exchange_weak(&nslots_used, &n, i + 1))
 				;
 			break;
@@ -330,11 +327,9 @@ int chg_defer_slow(uintptr_t lo, uintptr_t hi)
 	if (!p) {
 		if (old) /* put it back: the caller lists [lo, hi) now */
 			atomic_store(&slots[s].pend, old);
-		chg_my_pending = old;
 		return 0;
 	}
 	atomic_store_explicit(&slots[s].pend, p, memory_order_release);
-	chg_my_pending = p;
 	return 1;
 }
 
@@ -342,7 +337,6 @@ int chg_take(int s, uintptr_t *lo, uintptr_t *hi)
 {
 	if (s < 0) {
 		s = my_slot;
-		chg_my_pending = 0;
 		if (s < 0)
 			return 0;
 	}
@@ -421,19 +415,18 @@ void chg_thread_exit(void)
 	int s = my_slot;
 	if (s < 0)
 		return;
-	if (shim_active() && shim_depth == 0) {
-		shim_depth++;
+	if (shim_active() && T.depth == 0) {
+		T.depth++;
 		obs_flush(0);
-		shim_depth--;
+		T.depth--;
 	}
 	uint64_t p = atomic_exchange(&slots[s].pend, 0);
 	if (p && shim_active()) /* still changing under it: someone lists it later */
 		orphan_put(p);
-	chg_my_pending = 0;
 	atomic_store(&slots[s].busy, 0);
 	atomic_store(&slots[s].in_hook, 0);
 	my_slot = -1; /* later hooks of this thread (other destructors): unslotted */
-	chg_me = NULL;
+	T.slot = NULL;
 	atomic_store_explicit(&slots[s].owned, 0, memory_order_release);
 }
 

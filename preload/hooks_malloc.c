@@ -38,7 +38,7 @@ static inline int m_active(void) { return shim_active(); }
  */
 static void m_inactive(void *p)
 {
-	if (!(shim_vfork_child | shim_in_fork))
+	if (!(T.vfork_child | T.in_fork))
 		return;
 	extern void *__curbrk;
 	int mapped = (uintptr_t)__curbrk != S.brk_seen;
@@ -149,9 +149,9 @@ static struct vmt_rec *unmap_begin(uintptr_t lo, uintptr_t hi, uint64_t *pos)
 		chg_hook_enter();                                                                  \
 		p = call;                                                                          \
 		int e_ = errno;                                                                    \
-		shim_depth++;                                                                      \
+		T.depth++;                                                                      \
 		after_alloc(p);                                                                    \
-		shim_depth--;                                                                      \
+		T.depth--;                                                                      \
 		chg_hook_leave();                                                                  \
 		errno = e_;                                                                        \
 	} while (0)
@@ -175,7 +175,7 @@ SHIM_EXPORT void free(void *p)
 	if (!p)
 		return;
 	if (!m_active()) {
-		if ((shim_vfork_child | shim_in_fork) && (((size_t *)p)[-1] & IS_MMAPPED))
+		if ((T.vfork_child | T.in_fork) && (((size_t *)p)[-1] & IS_MMAPPED))
 			shim_passthrough();
 		__libc_free(p);
 		m_inactive(NULL);
@@ -197,7 +197,7 @@ SHIM_EXPORT void free(void *p)
 	struct vmt_rec *ur = hi ? unmap_begin(lo, hi, &pos) : NULL;
 	__libc_free(p);
 	int e = errno;
-	shim_depth++;
+	T.depth++;
 	if (hi)
 		chg_end(lo, hi);
 	else if (heap)
@@ -209,7 +209,7 @@ SHIM_EXPORT void free(void *p)
 	obs_check_brk(VMT_CAUSE_MALLOC);
 	if (!m_probed)
 		probe_arena();
-	shim_depth--;
+	T.depth--;
 	chg_hook_leave();
 	errno = e;
 }
@@ -222,7 +222,7 @@ SHIM_EXPORT void *realloc(void *old, size_t n)
 		return p;
 	}
 	if (!m_active()) {
-		if ((shim_vfork_child | shim_in_fork) && (((size_t *)old)[-1] & IS_MMAPPED))
+		if ((T.vfork_child | T.in_fork) && (((size_t *)old)[-1] & IS_MMAPPED))
 			shim_passthrough();
 		p = __libc_realloc(old, n);
 		m_inactive(p);
@@ -242,7 +242,7 @@ SHIM_EXPORT void *realloc(void *old, size_t n)
 	struct vmt_rec *ur = hi ? unmap_begin(lo, hi, &pos) : NULL;
 	p = __libc_realloc(old, n);
 	int e = errno;
-	shim_depth++;
+	T.depth++;
 	if (hi)
 		chg_end(lo, hi);
 	if (ur) {
@@ -251,7 +251,7 @@ SHIM_EXPORT void *realloc(void *old, size_t n)
 		rec_commit(ur, pos);
 	}
 	after_alloc(p);
-	shim_depth--;
+	T.depth--;
 	chg_hook_leave();
 	errno = e;
 	return p;

@@ -29,7 +29,7 @@
 static inline int hook_ok(void)
 {
 	if (__builtin_expect(atomic_load_explicit(&S.state, memory_order_relaxed) == SHIM_OFF, 0) &&
-	    !shim_vfork_child)
+	    !T.vfork_child)
 		shim_init();
 	if (shim_active())
 		return 1;
@@ -146,7 +146,7 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 
 /*
  * The fast path of the two hottest calls (an mmap+munmap loop runs nothing
- * else): a recording process with one thread in the shim (chg_multi 0), a
+ * else): a recording process with one thread in the shim (S.multi 0), a
  * call not nested in another hook, no stacks. The general path does the
  * same there - one record, the anonymous mmap's list deferred, the munmap of
  * exactly that range without a list - but spends a third of the shim's time
@@ -157,11 +157,11 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
  */
 static inline struct chg_slot *fast_slot(void)
 {
-	struct chg_slot *m = chg_me;
-	if (__builtin_expect(m != NULL && !(shim_depth | shim_in_fork | shim_vfork_child) &&
+	struct chg_slot *m = T.slot;
+	if (__builtin_expect(m != NULL && !(T.depth | T.in_fork | T.vfork_child) &&
 				     atomic_load_explicit(&S.state, memory_order_relaxed) ==
 					     SHIM_READY &&
-				     !atomic_load_explicit(&chg_multi, memory_order_relaxed) &&
+				     !atomic_load_explicit(&S.multi, memory_order_relaxed) &&
 				     !S.stack_depth &&
 				     atomic_load_explicit(S.stamp, memory_order_relaxed),
 			     1))
@@ -171,7 +171,7 @@ static inline struct chg_slot *fast_slot(void)
 /* Enter / leave a fast-path hook (what call_begin / call_end do for it). */
 static inline void fast_enter(struct chg_slot *m)
 {
-	shim_depth = 1;
+	T.depth = 1;
 	atomic_store_explicit(&m->in_hook, atomic_load_explicit(&m->in_hook, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
@@ -181,12 +181,12 @@ static inline void fast_leave(struct chg_slot *m, uintptr_t lo, uintptr_t hi)
 	/* another thread appeared meanwhile (chg_go_multi waited for this hook,
 	 * but only so long): log the change, as chg_end does for a call that
 	 * began single-threaded */
-	if (__builtin_expect(atomic_load_explicit(&chg_multi, memory_order_relaxed), 0) && hi > lo)
+	if (__builtin_expect(atomic_load_explicit(&S.multi, memory_order_relaxed), 0) && hi > lo)
 		chg_note(lo, hi);
 	atomic_signal_fence(memory_order_seq_cst);
 	atomic_store_explicit(&m->in_hook, atomic_load_explicit(&m->in_hook, memory_order_relaxed) - 1,
 			      memory_order_release);
-	shim_depth = 0;
+	T.depth = 0;
 }
 static inline uint64_t fast_dur(uint64_t t0) { return S.durations ? shim_ticks() - t0 : 0; }
 
@@ -220,7 +220,6 @@ static void *mmap_fast(struct chg_slot *m, void *addr, size_t len, int prot, int
 		ok ? (int64_t)(uintptr_t)r : -1, e, 0);
 	if (p) { /* the list waits for this thread's next hook (changes.c) */
 		atomic_store_explicit(&m->pend, p, memory_order_release);
-		chg_my_pending = p;
 	} else if (ok) {
 		e = errno;
 		list_range(cid, (uintptr_t)r, len);
@@ -236,7 +235,7 @@ static void *mmap_fast(struct chg_slot *m, void *addr, size_t len, int prot, int
 SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct chg_slot *m = fast_slot();
-	if (m && !chg_my_pending && mmap_deferrable(flags))
+	if (m && !atomic_load_explicit(&m->pend, memory_order_relaxed) && mmap_deferrable(flags))
 		return mmap_fast(m, addr, len, prot, flags, fd, off);
 	if (!hook_ok())
 		return real_mmap(addr, len, prot, flags, fd, off);
@@ -253,7 +252,6 @@ static int munmap_fast(struct chg_slot *m, void *addr, size_t len, uint64_t pend
 	fast_enter(m);
 	if (pend) { /* single-threaded: nobody else takes it */
 		atomic_store_explicit(&m->pend, 0, memory_order_relaxed);
-		chg_my_pending = 0;
 	}
 	uint64_t t0 = shim_ticks();
 	uint64_t pos = rec_reserve_one(); /* before the call: see munmap */
@@ -276,7 +274,7 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
 {
 	struct chg_slot *m = fast_slot();
 	if (m) {
-		uint64_t pend = chg_my_pending;
+		uint64_t pend = atomic_load_explicit(&m->pend, memory_order_relaxed);
 		if (!pend || pend == chg_pack(PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len)))
 			return munmap_fast(m, addr, len, pend);
 	}

@@ -34,9 +34,9 @@ extern void __libc_free(void *);
 /* Records in this thread now, outside the shim (no marks: exec, exit, spawn, vfork). */
 static inline int proc_active(void)
 {
-	if (atomic_load_explicit(&S.state, memory_order_relaxed) == SHIM_OFF && !shim_vfork_child)
+	if (atomic_load_explicit(&S.state, memory_order_relaxed) == SHIM_OFF && !T.vfork_child)
 		shim_init();
-	return shim_active() && shim_depth == 0;
+	return shim_active() && T.depth == 0;
 }
 
 /* The same for hooks that may change VMAs (a vfork child's call is noted). */
@@ -51,14 +51,14 @@ static inline int hook_ok(void)
 /* Inside the shim, in a hook (see changes.c: the fork child's decision). */
 static inline void enter(void)
 {
-	shim_depth++;
+	T.depth++;
 	chg_hook_enter();
 }
 
 static inline void leave(void)
 {
 	chg_hook_leave();
-	shim_depth--;
+	T.depth--;
 }
 
 static void emit_simple(uint16_t type, uint32_t cid, uint64_t ts, uint64_t dur, void (*fill)(struct vmt_rec *, void *),
@@ -281,7 +281,6 @@ static pid_t real_fork_kind(unsigned kind)
 	return (pid_t)r;
 }
 
-__thread int shim_fork_dirty; /* a hook passed through while inside fork */
 
 /* Locks a thread may have held when the process forked. */
 void shim_fork_child_reset(void) { atomic_store(&tstack_lock, 0); }
@@ -299,8 +298,8 @@ static void fork_child(uint64_t fid, uint64_t t0, pid_t ppid, uint64_t pre_pos)
 	uintptr_t r[16][2];
 	int n = 0;
 	shim_fork_child_reset();
-	int full = chg_fork_child(pre_pos, r, 16, &n) || shim_fork_dirty;
-	shim_fork_dirty = 0;
+	int full = chg_fork_child(pre_pos, r, 16, &n) || T.fork_dirty;
+	T.fork_dirty = 0;
 	shim_after_fork_child(fid, t0, ppid);
 	if (atomic_load_explicit(&S.state, memory_order_acquire) != SHIM_READY)
 		return;
@@ -337,8 +336,8 @@ static void fork_post(uint32_t cid, struct fork_arg *fa, pid_t p, int e, uint64_
 	emit_simple(VMT_FORK, cid, t0, t1 - t0, fill_fork, fa);
 	if (S.stack_depth)
 		stacks_emit(cid, t0);
-	if (shim_fork_dirty) { /* an atfork handler mapped: nothing recorded it */
-		shim_fork_dirty = 0;
+	if (T.fork_dirty) { /* an atfork handler mapped: nothing recorded it */
+		T.fork_dirty = 0;
 		obs_maps_list(shim_cid(), VMT_LIST_DISCOVER, VMT_CAUSE_FORK, NULL);
 	}
 }
@@ -354,13 +353,13 @@ static pid_t do_fork(unsigned kind)
 	struct fork_arg fa = {.kind = kind};
 	uint64_t pre = fork_pre(cid, &fa);
 	pid_t ppid = S.pid;
-	shim_fork_dirty = 0;
+	T.fork_dirty = 0;
 	uint64_t t0 = shim_ticks();
-	shim_in_fork = 1;
+	T.in_fork = 1;
 	pid_t p = real_fork_kind(kind);
 	int e = errno;
 	uint64_t t1 = shim_ticks();
-	shim_in_fork = 0;
+	T.in_fork = 0;
 	if (p == 0)
 		fork_child(fa.fid, t0, ppid, pre);
 	else
@@ -429,14 +428,14 @@ static int clone_child(void *p)
 {
 	struct clone_arg a = *(struct clone_arg *)p; /* our copy of the parent's frame */
 	if (a.vm) {
-		shim_vfork_child = 1;
+		T.vfork_child = 1;
 		return a.fn(a.arg);
 	}
 	/* never returns into clone(): undo what the parent's copy had on */
-	shim_in_fork = 0;
+	T.in_fork = 0;
 	fork_child(a.fid, a.t0, a.ppid, a.pre);
 	chg_hook_leave();
-	shim_depth = 0;
+	T.depth = 0;
 	return a.fn(a.arg);
 }
 
@@ -452,7 +451,7 @@ SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 		shim_resolve();
 	int follow = !(flags & (CLONE_VM | CLONE_SETTLS)) && fn;
 	int vforklike = (flags & (CLONE_VM | CLONE_VFORK)) == (CLONE_VM | CLONE_VFORK) &&
-			!(flags & (CLONE_SETTLS | CLONE_THREAD)) && fn && !shim_vfork_child;
+			!(flags & (CLONE_SETTLS | CLONE_THREAD)) && fn && !T.vfork_child;
 	if (!R.clone || (!follow && !vforklike) || !proc_active())
 		return R.clone ? R.clone(fn, stack, flags, arg, ptid, tls, ctid) : (errno = ENOSYS, -1);
 	struct clone_arg ca = {.fn = fn, .arg = arg, .vm = vforklike};
@@ -460,7 +459,7 @@ SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 		ca.t0 = shim_ticks();
 		int r = R.clone(clone_child, stack, flags, &ca, ptid, tls, ctid);
 		int e = errno;
-		shim_vfork_child = 0; /* the child set it in our TLS */
+		T.vfork_child = 0; /* the child set it in our TLS */
 		vfork_done(ca.t0, r, r < 0 ? e : 0, VMT_SPAWN_KIND_CLONE_VFORK);
 		errno = e;
 		return r;
@@ -472,11 +471,11 @@ SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	ca.fid = fa.fid;
 	ca.ppid = S.pid;
 	ca.t0 = shim_ticks();
-	shim_in_fork = 1;
+	T.in_fork = 1;
 	int r = R.clone(clone_child, stack, flags, &ca, ptid, tls, ctid);
 	int e = errno;
 	uint64_t t1 = shim_ticks();
-	shim_in_fork = 0;
+	T.in_fork = 0;
 	fork_post(cid, &fa, r, e, ca.t0, t1);
 	leave();
 	errno = e;
@@ -492,8 +491,8 @@ SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
  * back afterwards. Around it two plain C calls, each on a fresh frame:
  * shim_vfork_pre (parent, before; returns a token kept in %rsi) and
  * shim_vfork_post (both sides, after). The child only sets the per-thread
- * flag shim_vfork_child: with it every hook is a plain call (nothing of the
- * shim changes; a mapping call sets shim_vfork_dirty), exec still re-injects
+ * flag T.vfork_child: with it every hook is a plain call (nothing of the
+ * shim changes; a mapping call sets T.vfork_dirty), exec still re-injects
  * the environment, so the new image's shim announces itself (ppid = us). The
  * parent, resumed, clears the flag and records VMT_SPAWN {kind vfork,
  * child, latency = how long we were suspended}, and lists its whole map if
@@ -504,7 +503,7 @@ SHIM_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 
 SHIM_HIDDEN __attribute__((used, noinline)) uint64_t shim_vfork_pre(void)
 {
-	if (shim_vfork_child)
+	if (T.vfork_child)
 		return VFORK_NESTED;
 	if (!proc_active())
 		return VFORK_OFF;
@@ -515,7 +514,7 @@ SHIM_HIDDEN __attribute__((used, noinline)) uint64_t shim_vfork_pre(void)
 SHIM_HIDDEN __attribute__((used, noinline)) long shim_vfork_post(long ret, uint64_t token)
 {
 	if (ret == 0) { /* the child */
-		shim_vfork_child = 1;
+		T.vfork_child = 1;
 		return 0;
 	}
 	int e = errno;
@@ -524,11 +523,11 @@ SHIM_HIDDEN __attribute__((used, noinline)) long shim_vfork_post(long ret, uint6
 		ret = -1;
 	}
 	if (token != VFORK_NESTED) {
-		shim_vfork_child = 0;
+		T.vfork_child = 0;
 		if (token != VFORK_OFF)
 			vfork_done(token, ret, ret < 0 ? e : 0, VMT_SPAWN_KIND_VFORK);
 		else
-			shim_vfork_dirty = 0;
+			T.vfork_dirty = 0;
 	}
 	errno = e;
 	return ret;
@@ -538,8 +537,8 @@ SHIM_HIDDEN __attribute__((used, noinline)) long shim_vfork_post(long ret, uint6
 static void vfork_done(uint64_t t0, long ret, int err, unsigned kind)
 {
 	uint64_t t1 = shim_ticks();
-	int dirty = shim_vfork_dirty;
-	shim_vfork_dirty = 0;
+	int dirty = T.vfork_dirty;
+	T.vfork_dirty = 0;
 	if (!shim_active())
 		return;
 	enter();
@@ -594,12 +593,12 @@ __asm__(".text\n"
 /* A fork we did not see (glibc-internal, e.g. daemon()): the child's ring and whole map. */
 static void atfork_child(void)
 {
-	if (shim_in_fork || shim_vfork_child || atomic_load(&S.state) != SHIM_READY)
+	if (T.in_fork || T.vfork_child || atomic_load(&S.state) != SHIM_READY)
 		return;
 	pid_t ppid = S.pid;
-	shim_depth++;
+	T.depth++;
 	fork_child(0, shim_ticks(), ppid, ~0ull);
-	shim_depth--;
+	T.depth--;
 }
 
 __attribute__((constructor(102))) static void proc_ctor(void)
@@ -933,9 +932,9 @@ SHIM_EXPORT void *dlopen(const char *file, int flags)
 	dl_counts(before);
 	uint32_t cid = shim_cid();
 	uint64_t t0 = shim_ticks();
-	chg_hook_enter(); /* not shim_depth: the library's constructors are the program's */
+	chg_hook_enter(); /* not T.depth: the library's constructors are the program's */
 	void *h = R.dlopen(file, flags);
-	shim_depth++;
+	T.depth++;
 	after_dl(VMT_DLOPEN, cid, t0, file, h, flags, before);
 	leave();
 	return h;
@@ -951,9 +950,9 @@ SHIM_EXPORT void *dlmopen(Lmid_t lm, const char *file, int flags)
 	dl_counts(before);
 	uint32_t cid = shim_cid();
 	uint64_t t0 = shim_ticks();
-	chg_hook_enter(); /* not shim_depth: the library's constructors are the program's */
+	chg_hook_enter(); /* not T.depth: the library's constructors are the program's */
 	void *h = R.dlmopen(lm, file, flags);
-	shim_depth++;
+	T.depth++;
 	after_dl(VMT_DLOPEN, cid, t0, file, h, flags, before);
 	leave();
 	return h;
@@ -971,7 +970,7 @@ SHIM_EXPORT int dlclose(void *h)
 	uint64_t t0 = shim_ticks();
 	chg_hook_enter();
 	int r = R.dlclose(h);
-	shim_depth++;
+	T.depth++;
 	after_dl(VMT_DLCLOSE, cid, t0, NULL, h, r, before);
 	leave();
 	return r;
@@ -989,7 +988,7 @@ SHIM_EXPORT char *setlocale(int cat, const char *loc)
 	chg_hook_enter();
 	char *r = R.setlocale(cat, loc);
 	int e = errno;
-	shim_depth++;
+	T.depth++;
 	obs_maps_list(shim_cid(), VMT_LIST_INDIRECT, VMT_CAUSE_LOCALE, NULL);
 	leave();
 	errno = e;
@@ -1033,7 +1032,7 @@ SHIM_EXPORT locale_t newlocale(int mask, const char *name, locale_t base)
 	chg_hook_enter();
 	locale_t r = R.newlocale(mask, name, base);
 	int e = errno;
-	shim_depth++;
+	T.depth++;
 	obs_maps_list(shim_cid(), VMT_LIST_INDIRECT, VMT_CAUSE_LOCALE, NULL);
 	leave();
 	errno = e;
@@ -1064,7 +1063,7 @@ SHIM_EXPORT sem_t *sem_open(const char *name, int oflag, ...)
 	chg_hook_enter();
 	sem_t *s = real(name, oflag, mode, value);
 	int e = errno;
-	shim_depth++;
+	T.depth++;
 	if (s != SEM_FAILED) {
 		chg_note((uintptr_t)s, (uintptr_t)s + PAGE_SZ);
 		obs_list(shim_cid(), PAGE_DOWN(s), PAGE_DOWN(s) + PAGE_SZ, VMT_LIST_INDIRECT,
@@ -1089,7 +1088,7 @@ SHIM_EXPORT int sem_close(sem_t *s)
 	int r = real(s);
 	int e = errno;
 	chg_end(lo, hi);
-	shim_depth++;
+	T.depth++;
 	if (hi > lo)
 		obs_list(shim_cid(), lo, hi, VMT_LIST_INDIRECT, VMT_CAUSE_CALL);
 	leave();

@@ -30,11 +30,7 @@
 static const _Atomic long stamp_none = 1; /* until (or without) the stamp page */
 struct shim S = {.maps_fd = -1, .stamp = &stamp_none, .last_skip = ~0ull};
 struct shim_real R;
-__thread int shim_depth;
-__thread int shim_in_fork;
-__thread int shim_vfork_child;
-__thread int shim_vfork_dirty;
-__thread pid_t shim_tls_tid;
+__thread struct shim_thread T;
 /* The TSC path only when the kernel itself keeps time with the TSC. */
 static void clock_init(void)
 {
@@ -73,12 +69,12 @@ long shim_raw_syscall(long n, long a, long b, long c, long d, long e, long f)
 
 pid_t shim_tid_slow(void)
 {
-	if (!shim_tls_tid)
-		shim_tls_tid = (pid_t)shim_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
-	return shim_tls_tid;
+	if (!T.tid)
+		T.tid = (pid_t)shim_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	return T.tid;
 }
 
-void shim_tid_reset(void) { shim_tls_tid = 0; }
+void shim_tid_reset(void) { T.tid = 0; }
 
 uint32_t shim_cid(void)
 {
@@ -455,13 +451,13 @@ void shim_init(void)
 	int expect = SHIM_OFF;
 	if (!atomic_compare_exchange_strong(&S.state, &expect, SHIM_INIT))
 		return;
-	shim_depth++;
+	T.depth++;
 	shim_resolve();
 	S.debug = getenv("VMATOP_DEBUG") != NULL;
 	const char *dir = getenv(VMT_ENV_DIR);
 	if (!dir || !*dir || strlen(dir) >= sizeof(S.dir)) {
 		atomic_store(&S.state, SHIM_DISABLED);
-		shim_depth--;
+		T.depth--;
 		return;
 	}
 	strcpy(S.dir, dir);
@@ -489,7 +485,7 @@ void shim_init(void)
 	S.maps_fd = obs_open_maps();
 	if (shim_ring_create() < 0) {
 		atomic_store(&S.state, SHIM_DISABLED);
-		shim_depth--;
+		T.depth--;
 		return;
 	}
 	stacks_init(); /* may turn stacks off: before the record that says the depth */
@@ -500,7 +496,7 @@ void shim_init(void)
 	obs_maps_list(shim_cid(), VMT_LIST_SEED, VMT_CAUSE_INIT, NULL);
 	obs_modules();
 	atomic_store_explicit(&S.state, SHIM_READY, memory_order_release);
-	shim_depth--;
+	T.depth--;
 	shim_debug("ready: ring %zu bytes, procmap_query %d, stacks %u", S.ring_bytes, S.have_pmq,
 		   S.stack_depth);
 }
@@ -556,11 +552,11 @@ int shim_adopt(void)
 		int n;
 		shim_fork_child_reset();
 		chg_fork_child(~0ull, r, 0, &n);
-		shim_depth++;
+		T.depth++;
 		shim_after_fork_child(0, shim_ticks(), ppid);
 		if (atomic_load_explicit(&S.state, memory_order_acquire) == SHIM_READY)
 			obs_maps_list(shim_cid(), VMT_LIST_DISCOVER, VMT_CAUSE_FORK, NULL);
-		shim_depth--;
+		T.depth--;
 		shim_debug("adopted: a child of %d made without fork()", (int)ppid);
 	}
 	atomic_store(&busy, 0);
@@ -591,7 +587,7 @@ __attribute__((destructor(101))) static void shim_dtor(void)
 {
 	if (!shim_active())
 		return;
-	shim_depth++;
+	T.depth++;
 	chg_hook_enter();
 	shim_checkpoint();
 	obs_snapshot(VMT_CAUSE_EXIT, "exit");
@@ -603,7 +599,7 @@ __attribute__((destructor(101))) static void shim_dtor(void)
 	}
 	shim_ring_close();
 	chg_hook_leave();
-	shim_depth--;
+	T.depth--;
 }
 
 /*
@@ -616,11 +612,11 @@ SHIM_EXPORT int vmatop_snapshot(const char *label)
 	if (!shim_active())
 		return -1;
 	int e = errno;
-	shim_depth++;
+	T.depth++;
 	chg_hook_enter();
 	obs_snapshot(VMT_CAUSE_REQUEST, label);
 	chg_hook_leave();
-	shim_depth--;
+	T.depth--;
 	errno = e;
 	return 0;
 }

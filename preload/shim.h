@@ -20,7 +20,7 @@
  *   - when the shim is not active (no session, init not done, inside fork,
  *     in a vfork child) a hook is a plain call of the real function;
  *   - a vfork child shares the parent's memory, TLS included: it changes no
- *     shim state but the per-thread shim_vfork_dirty flag (see hooks_proc.c);
+ *     shim state but the per-thread T.vfork_dirty flag (see hooks_proc.c);
  *   - records are written to the process's ring with no lock and no syscall
  *     (PROCMAP_QUERY observation is one ioctl per resulting VMA; the list of
  *     an anonymous private mmap is deferred, see changes.c);
@@ -59,9 +59,11 @@ struct shim {
 	const _Atomic long *stamp; /* nonzero; a MADV_WIPEONFORK page: 0 in a fork child
 				    * no fork path of the shim handled (shim_adopt) */
 	unsigned stack_depth;  /* 0: no stacks */
-	int durations;	       /* time memory calls (dur); VMATOP_DURATIONS=0 turns it off */
-	int tsc_ok;	       /* clocksource tsc: records carry raw TSC (shim_ticks) */
-	int prefetchw;	       /* the CPU has PREFETCHW (CPUID 80000001h ECX bit 8) */
+	_Atomic int multi;     /* 0: one thread only in the shim (changes.c: no announcing) */
+	uint8_t durations;     /* time memory calls (dur); VMATOP_DURATIONS=0 turns it off */
+	uint8_t tsc_ok;	       /* clocksource tsc: records carry raw TSC (shim_ticks) */
+	uint8_t prefetchw;     /* the CPU has PREFETCHW (CPUID 80000001h ECX bit 8) */
+	/* ^ the fast path reads only the first 64 bytes (above) */
 	int have_pmq;	       /* PROCMAP_QUERY works */
 	int maps_fd;	       /* /proc/self/maps (CLOEXEC, high fd), -1 if none */
 	size_t ring_bytes;
@@ -83,11 +85,24 @@ struct shim {
 };
 
 SHIM_HIDDEN extern struct shim S;
-SHIM_HIDDEN extern __thread int shim_depth; /* >0: inside the shim on this thread */
-SHIM_HIDDEN extern __thread int shim_in_fork;
-SHIM_HIDDEN extern __thread int shim_vfork_child; /* 1 in a vfork child (shared TLS) */
-SHIM_HIDDEN extern __thread int shim_vfork_dirty; /* the vfork child called a mapping hook */
-SHIM_HIDDEN extern __thread int shim_fork_dirty;  /* a hook passed through inside fork() */
+_Static_assert(offsetof(struct shim, prefetchw) < 64, "the hooks' fields share one cache line");
+/*
+ * The calling thread's shim state, one cache line of TLS: every hook reads it
+ * through one GOT entry (initial-exec), and the fast path touches no other
+ * thread-local line. A vfork child shares it with its parent (same memory):
+ * it writes vfork_dirty only.
+ */
+struct chg_slot;
+struct shim_thread {
+	int depth;		/* >0: inside the shim on this thread */
+	int in_fork;		/* inside the shim's fork(): hooks pass through */
+	int vfork_child;	/* 1 in a vfork child (shared TLS) */
+	int vfork_dirty;	/* the vfork child called a mapping hook */
+	int fork_dirty;		/* a hook passed through inside fork() */
+	pid_t tid;		/* gettid() once (shim_tid), 0: not asked yet */
+	struct chg_slot *slot;	/* this thread's slot (changes.c), NULL: none (yet) */
+} __attribute__((aligned(64)));
+SHIM_HIDDEN extern __thread struct shim_thread T;
 
 /* Real functions (RTLD_NEXT); resolved by shim_resolve(). */
 struct shim_real {
@@ -135,7 +150,7 @@ SHIM_HIDDEN int shim_adopt(void);
 static inline int shim_active(void)
 {
 	if (atomic_load_explicit(&S.state, memory_order_acquire) != SHIM_READY ||
-	    (shim_in_fork | shim_vfork_child))
+	    (T.in_fork | T.vfork_child))
 		return 0;
 	if (__builtin_expect(!atomic_load_explicit(S.stamp, memory_order_relaxed), 0))
 		return shim_adopt();
@@ -144,10 +159,10 @@ static inline int shim_active(void)
 /* A hook that runs the real call without recording (not active). */
 static inline void shim_passthrough(void)
 {
-	if (shim_vfork_child)
-		shim_vfork_dirty = 1; /* the parent lists its whole map when it resumes */
-	else if (shim_in_fork)
-		shim_fork_dirty = 1; /* an atfork handler: both sides list their whole map */
+	if (T.vfork_child)
+		T.vfork_dirty = 1; /* the parent lists its whole map when it resumes */
+	else if (T.in_fork)
+		T.fork_dirty = 1; /* an atfork handler: both sides list their whole map */
 }
 /*
  * Time for the ring's records, in the ring's clock (records.h,
@@ -171,9 +186,8 @@ static inline uint64_t shim_ticks(void)
 #endif
 	return shim_clock();
 }
-SHIM_HIDDEN extern __thread pid_t shim_tls_tid;
 SHIM_HIDDEN pid_t shim_tid_slow(void);
-static inline pid_t shim_tid(void) { return shim_tls_tid ? shim_tls_tid : shim_tid_slow(); }
+static inline pid_t shim_tid(void) { return T.tid ? T.tid : shim_tid_slow(); }
 SHIM_HIDDEN void shim_tid_reset(void);
 SHIM_HIDDEN uint32_t shim_cid(void);
 SHIM_HIDDEN long shim_raw_syscall(long nr, long a, long b, long c, long d, long e, long f);
@@ -233,13 +247,12 @@ static inline uint64_t rec_reserve(unsigned n, int wait)
  * (hooks_mem.c): the head moves with a cmpxchg without the lock prefix. It is
  * one instruction, so a hook in a signal handler on this thread cannot
  * split it, and no other thread reserves: the fast path runs only while
- * chg_multi is 0, a new thread is announced (chg_multi set) by the thread
+ * S.multi is 0, a new thread is announced (S.multi set) by the thread
  * that creates it before it runs, and one the shim did not see created
  * waits at its first hook for the hooks in progress to end. The lock prefix
  * drains the store buffer, which holds the previous record's stores: ~1.5%
  * of the mmap+munmap loop here (bench/shim-floor.sh, variant locked).
  */
-SHIM_HIDDEN extern _Atomic int chg_multi; /* changes.c */
 static inline uint64_t rec_reserve_one(void)
 {
 #if defined(__x86_64__)
@@ -247,7 +260,7 @@ static inline uint64_t rec_reserve_one(void)
 	/* checked again here: a thread the shim did not see created announces
 	 * itself at its first hook, and waits for hooks in progress only so
 	 * long (chg_go_multi) */
-	if (__builtin_expect(h != NULL && !atomic_load_explicit(&chg_multi, memory_order_relaxed),
+	if (__builtin_expect(h != NULL && !atomic_load_explicit(&S.multi, memory_order_relaxed),
 			     1)) {
 		uint64_t pos = atomic_load_explicit((_Atomic uint64_t *)&h->head, memory_order_relaxed);
 		uint64_t tail = atomic_load_explicit(&S.tail_seen, memory_order_relaxed);
@@ -346,9 +359,6 @@ struct chg_slot {
 	_Atomic uintptr_t lo, hi;
 	_Atomic uint64_t pend; /* deferred list, packed (chg_pack); 0: none */
 } __attribute__((aligned(64)));
-SHIM_HIDDEN extern __thread struct chg_slot *chg_me; /* NULL: no slot (yet) */
-SHIM_HIDDEN extern _Atomic int chg_multi;	       /* 0: one thread only (no announcing) */
-SHIM_HIDDEN extern __thread uint64_t chg_my_pending;  /* this thread has a deferred list */
 SHIM_HIDDEN void chg_begin_slow(uintptr_t lo, uintptr_t hi);
 SHIM_HIDDEN void chg_end_slow(uintptr_t lo, uintptr_t hi);
 SHIM_HIDDEN void chg_hook_enter_slow(void);
@@ -358,15 +368,15 @@ SHIM_HIDDEN int chg_defer_slow(uintptr_t lo, uintptr_t hi);
 /* A call that may change [lo, hi) starts / ended (single-threaded: nothing to do). */
 static inline void chg_begin(uintptr_t lo, uintptr_t hi)
 {
-	if (__builtin_expect(!atomic_load_explicit(&chg_multi, memory_order_relaxed) && chg_me, 1))
+	if (__builtin_expect(!atomic_load_explicit(&S.multi, memory_order_relaxed) && T.slot, 1))
 		return;
 	chg_begin_slow(lo, hi);
 }
 static inline void chg_end(uintptr_t lo, uintptr_t hi)
 {
-	struct chg_slot *m = chg_me;
+	struct chg_slot *m = T.slot;
 	if (__builtin_expect(m && !atomic_load_explicit(&m->busy, memory_order_relaxed) &&
-				     !atomic_load_explicit(&chg_multi, memory_order_relaxed),
+				     !atomic_load_explicit(&S.multi, memory_order_relaxed),
 			     1))
 		return;
 	chg_end_slow(lo, hi);
@@ -382,7 +392,7 @@ SHIM_HIDDEN int chg_changed_since(uint64_t g0, uintptr_t (*r)[2], int max);
  * and restores it). */
 static inline void chg_hook_enter(void)
 {
-	struct chg_slot *m = chg_me;
+	struct chg_slot *m = T.slot;
 	if (__builtin_expect(!m, 0)) {
 		chg_hook_enter_slow();
 		return;
@@ -393,7 +403,7 @@ static inline void chg_hook_enter(void)
 }
 static inline void chg_hook_leave(void)
 {
-	struct chg_slot *m = chg_me;
+	struct chg_slot *m = T.slot;
 	if (__builtin_expect(!m, 0)) {
 		chg_hook_leave_slow();
 		return;
@@ -414,12 +424,11 @@ static inline uint64_t chg_pack(uintptr_t lo, uintptr_t hi)
  * owner makes pend nonzero: no locked instruction when it is 0. */
 static inline int chg_defer(uintptr_t lo, uintptr_t hi)
 {
-	struct chg_slot *m = chg_me;
+	struct chg_slot *m = T.slot;
 	uint64_t p;
 	if (m && !atomic_load_explicit(&m->pend, memory_order_relaxed) &&
 	    (p = chg_pack(PAGE_DOWN(lo), PAGE_UP(hi)))) {
 		atomic_store_explicit(&m->pend, p, memory_order_release);
-		chg_my_pending = p;
 		return 1;
 	}
 	return chg_defer_slow(lo, hi);
@@ -454,7 +463,13 @@ struct shim_call {
 	int exact;  /* munmap of exactly this thread's deferred range (no list needed) */
 };
 
-static inline int chg_has_pending(void) { return chg_my_pending != 0; }
+/* This thread has a deferred list (another thread may take it meanwhile:
+ * call_take_pending copes). */
+static inline int chg_has_pending(void)
+{
+	struct chg_slot *m = T.slot;
+	return m && atomic_load_explicit(&m->pend, memory_order_relaxed) != 0;
+}
 
 static inline uint32_t call_cid(struct shim_call *c)
 {
@@ -466,8 +481,8 @@ SHIM_HIDDEN void call_take_pending(struct shim_call *c, int is_munmap);
 /* Enter the shim for a call that may change [lo, hi) (takes the deferred list). */
 static inline void call_begin(struct shim_call *c, uintptr_t lo, uintptr_t hi, int is_munmap)
 {
-	c->nested = shim_depth > 0;
-	shim_depth++;
+	c->nested = T.depth > 0;
+	T.depth++;
 	chg_hook_enter(); /* before the deferred list is taken (changes.c: fork) */
 	c->cid = 0;	  /* given when something refers to the call (call_cid) */
 	c->exact = 0;
@@ -481,7 +496,7 @@ static inline void call_end(struct shim_call *c)
 {
 	(void)c;
 	chg_hook_leave();
-	shim_depth--;
+	T.depth--;
 }
 /* A duration for the record's 32-bit dur field (saturating). */
 static inline uint32_t dur32(uint64_t d) { return d > 0xffffffffull ? 0xffffffffu : (uint32_t)d; }
