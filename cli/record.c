@@ -61,6 +61,8 @@ struct cring {
 	uint64_t nslots, stream, holes;
 	uint32_t owner;
 	uint32_t clock; /* VMT_RING_CLOCK_*: the unit of its records' times */
+	uint64_t created_ns;
+	int exec_pending; /* its last exec record: an attempt that did not fail (yet) */
 	int dead;
 };
 
@@ -80,6 +82,10 @@ struct rec_session {
 	char **bad;
 	size_t nbad, bad_cap;
 	struct tickclock *clock; /* rings in TSC ticks: converted to ns as drained */
+	pid_t child;	    /* CMD */
+	int child_ring;	    /* CMD opened a ring: the shim runs in it */
+	uint32_t *spawned;  /* children of posix_spawn (they exec'd: each should open a ring) */
+	size_t nspawned, spawned_cap;
 	unsigned stacks;    /* depth asked for (0: none) */
 	int stacks_warned; /* a process could not record stacks: said once */
 };
@@ -206,8 +212,11 @@ static void try_open_ring(struct rec_session *s, const char *name)
 		return;
 	}
 	struct cring r = {.h = h, .bytes = bytes, .slots = (struct vmt_rec *)(h + 1),
-			  .nslots = slots, .owner = h->owner, .clock = h->clock};
+			  .nslots = slots, .owner = h->owner, .clock = h->clock,
+			  .created_ns = h->created_ns};
 	snprintf(r.name, sizeof(r.name), "%s", name);
+	if (s->child && h->owner == (uint32_t)s->child)
+		s->child_ring = 1;
 	struct vmt_rec o = {.type = VMT_RING_OPEN, .ts = h->created_ns};
 	r.stream = o.p.ring.stream = ++s->next_stream;
 	o.p.ring.owner = h->owner;
@@ -285,6 +294,11 @@ static size_t drain(struct rec_session *s, struct cring *r, int final)
 			       "(install libunwind8)",
 			       rec.pid);
 		}
+		if (rec.type == VMT_EXEC || rec.type == VMT_EXEC_FAIL)
+			r->exec_pending = rec.type == VMT_EXEC;
+		if (rec.type == VMT_SPAWN && rec.p.fork.child > 0 && !rec.p.fork.err &&
+		    rec.p.fork.kind <= VMT_SPAWN_KIND_POSIX_SPAWNP)
+			VEC_PUSH(s->spawned, s->nspawned, s->spawned_cap, (uint32_t)rec.p.fork.child);
 		tw_put(&s->w, &rec);
 		t++;
 		n++;
@@ -314,6 +328,37 @@ static void ring_finish(struct rec_session *s, struct cring *r)
 	unlink(path);
 	r->h = NULL;
 	r->dead = 1;
+}
+
+/* A process whose exec succeeded opens a new ring, and so does a child of
+ * posix_spawn (it exec'd); one that did not loaded a program that ignores
+ * LD_PRELOAD (static or set-user-ID): say so, since the trace follows it no
+ * further. (A vfork child may exit without exec: not checked.) */
+static void exec_check(struct rec_session *s)
+{
+	for (size_t i = 0; i < s->nspawned; i++) {
+		int seen = 0;
+		for (size_t j = 0; j < s->nrings && !seen; j++)
+			seen = s->rings[j].owner == s->spawned[i];
+		if (!seen)
+			warnx_("pid %u (from posix_spawn) never loaded libvmatop.so (a statically "
+			       "linked or set-user-ID program ignores LD_PRELOAD): the trace holds "
+			       "nothing of it",
+			       s->spawned[i]);
+	}
+	for (size_t i = 0; i < s->nrings; i++) {
+		struct cring *r = &s->rings[i];
+		if (!r->exec_pending)
+			continue;
+		int next = 0;
+		for (size_t j = 0; j < s->nrings && !next; j++)
+			next = s->rings[j].owner == r->owner && s->rings[j].created_ns > r->created_ns;
+		if (!next)
+			warnx_("pid %u exec'd a program that never loaded libvmatop.so (a statically "
+			       "linked or set-user-ID program ignores LD_PRELOAD): the shim's records "
+			       "of it end at the exec",
+			       r->owner);
+	}
 }
 
 static size_t pass(struct rec_session *s)
@@ -503,6 +548,7 @@ int cmd_record(int argc, char **argv)
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	close(sync[0]);
+	s.child = child;
 	if (bpf && bpf->start && (rc = bpf->start(&s, child)) < 0) {
 		if (bcfg.mode == BPF_REQUIRE) {
 			kill(child, SIGKILL);
@@ -562,6 +608,14 @@ int cmd_record(int argc, char **argv)
 	for (size_t i = 0; i < s.nrings; i++)
 		if (!s.rings[i].dead)
 			ring_finish(&s, &s.rings[i]);
+	exec_check(&s);
+	if (!s.child_ring && !s.nbad && have_status)
+		warnx_("%s (pid %d) never loaded libvmatop.so: a statically linked or set-user-ID "
+		       "program ignores LD_PRELOAD, so %s",
+		       argv[optind], (int)child,
+		       bpf ? "only the BPF source followed it"
+			   : "the trace holds nothing of it (as root, vmatop record follows any "
+			     "program with BPF)");
 	struct vmt_rec ce = {.type = VMT_CMD_EXIT, .pid = (uint32_t)child, .ts = now_ns()};
 	ce.p.exit.status = status;
 	tw_put(&s.w, &ce);
@@ -574,6 +628,7 @@ int cmd_record(int argc, char **argv)
 		free(s.bad[i]);
 	free(s.bad);
 	free(s.rings);
+	free(s.spawned);
 	free(s.reaped);
 	free(s.clock);
 	if (!have_status)

@@ -127,12 +127,23 @@ TESTS += $(BUILD)/tests/cli-tickclock.t
 # ---- shim tests (tests/shim/, tests/shim-*.t) --------------------------------
 # build/tests/shim/shimtest: scenario programs run under `vmatop record` by
 # tests/shim-*.t (each ends with `vmatop verify` = 0 mismatches);
-# build/vmatop-demo: the demo workload (make demo, bench/bench-shim.sh).
+# build/tests/shim/static_map: a static program (record must say the shim
+# never loaded); build/vmatop-demo: the demo workload (make demo,
+# bench/bench-shim.sh).
 SHIMT_PROGS := $(BUILD)/tests/shim/shimtest $(BUILD)/vmatop-demo
 
 $(BUILD)/tests/shim/shimtest: tests/shim/shimtest.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lpthread -ldl
+
+# static_map: a static program (LD_PRELOAD ignored), when libc.a is installed
+SHIMT_LIBC_A := $(shell $(CC) -print-file-name=libc.a)
+ifneq ($(wildcard $(SHIMT_LIBC_A)),)
+SHIMT_PROGS += $(BUILD)/tests/shim/static_map
+endif
+$(BUILD)/tests/shim/static_map: tests/shim/static_map.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -static -o $@ $<
 
 $(BUILD)/vmatop-demo: scripts/demo-workload.c
 	@mkdir -p $(dir $@)

@@ -11,7 +11,7 @@ NOBPF=$("$V" record --help 2>&1 | grep -q -- --no-bpf && echo --no-bpf)
 T=$B/tests/shim/shimtest
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-echo "1..22"
+echo "1..26"
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 is() { [ "$1" = "$2" ]; ok $? "$3 (got $1, want $2)"; }
@@ -103,3 +103,29 @@ is "$((with - ours)):$ours" "$base:1" "no fd leaked into the target (only the sh
 w0=$(grep -c libvmatop "$D/u0"); u0=$(grep -c libunwind "$D/u0"); u1=$(grep -c libunwind "$D/u1")
 [ "$w0" -gt 0 ] && [ "$u0" = 0 ] && [ "$u1" -gt 0 ]
 ok $? "libunwind mapped only with --stacks (shim mapped $w0, libunwind without $u0, with $u1)"
+# a program that never loads the shim (static: LD_PRELOAD ignored) is named,
+# as CMD, after an exec and from posix_spawn; a normal run says nothing of it
+ST=$B/tests/shim/static_map
+if [ -x "$ST" ]; then
+	"$V" record $NOBPF -o "$D/st.vmt" -- "$ST" >/dev/null 2>"$D/st.err"; rc=$?
+	grep -q "static_map (pid [0-9]*) never loaded libvmatop.so" "$D/st.err" && [ $rc = 3 ]
+	ok $? "record of a static program: says the shim never loaded, exit 3 ($rc: $(tail -1 "$D/st.err"))"
+	"$V" record $NOBPF -o "$D/st.vmt" -- sh -c "exec '$PWD/$ST'" >/dev/null 2>"$D/st.err"
+	grep -q "pid [0-9]* exec'd a program that never loaded libvmatop.so" "$D/st.err"
+	ok $? "an exec of a static program is named ($(tail -1 "$D/st.err"))"
+	if command -v python3 >/dev/null; then
+		"$V" record $NOBPF -o "$D/st.vmt" -- python3 -c "
+import os,sys
+p = os.posix_spawn('$PWD/$ST', ['static_map'], os.environ)
+sys.exit(os.waitpid(p, 0)[1] >> 8 != 3)" >/dev/null 2>"$D/st.err"; rc=$?
+		grep -q "pid [0-9]* (from posix_spawn) never loaded libvmatop.so" "$D/st.err" && [ $rc = 0 ]
+		ok $? "a posix_spawn child that never loads the shim is named ($(tail -1 "$D/st.err"))"
+	else
+		n=$((n+1)); echo "ok $n # SKIP no python3 (posix_spawn of a static program)"
+	fi
+else
+	for i in 1 2 3; do n=$((n+1)); echo "ok $n # SKIP no static libc (libc.a): no static test program"; done
+fi
+"$V" record $NOBPF -o "$D/st.vmt" -- sh -c 'sh -c true; exec true' >/dev/null 2>"$D/st.err"
+! grep -q "never loaded" "$D/st.err"
+ok $? "dynamic programs (sh, fork, exec): no such warning"
