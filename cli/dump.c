@@ -160,8 +160,9 @@ static int payload(const struct dump_ctx *d, const struct vmt_rec *r, char *b, s
 	case VMT_SPAWN:
 		if (d->ranged)
 			return 0;
-		snprintf(b, n, "fork_id=%" PRIu64 " child=%" PRId64 " kind=%u err=%d dur=%uns",
-			 r->p.fork.fork_id, r->p.fork.child, r->p.fork.kind, r->p.fork.err, r->dur);
+		snprintf(b, n, "fork_id=%" PRIu64 " child=%" PRId64 " kind=%u err=%d dur=%uns%s",
+			 r->p.fork.fork_id, r->p.fork.child, r->p.fork.kind, r->p.fork.err, r->dur,
+			 r->type == VMT_SPAWN && (r->flags & VMT_F_EXECD) ? " execd" : "");
 		return 1;
 	case VMT_EXIT:
 	case VMT_CMD_EXIT:

@@ -84,7 +84,8 @@ struct rec_session {
 	struct tickclock *clock; /* rings in TSC ticks: converted to ns as drained */
 	pid_t child;	    /* CMD */
 	int child_ring;	    /* CMD opened a ring: the shim runs in it */
-	uint32_t *spawned;  /* children of posix_spawn (they exec'd: each should open a ring) */
+	uint32_t *spawned;  /* children of posix_spawn or of a vfork that exec'd: each should
+			     * open a ring */
 	size_t nspawned, spawned_cap;
 	unsigned stacks;    /* depth asked for (0: none) */
 	int stacks_warned; /* a process could not record stacks: said once */
@@ -297,7 +298,7 @@ static size_t drain(struct rec_session *s, struct cring *r, int final)
 		if (rec.type == VMT_EXEC || rec.type == VMT_EXEC_FAIL)
 			r->exec_pending = rec.type == VMT_EXEC;
 		if (rec.type == VMT_SPAWN && rec.p.fork.child > 0 && !rec.p.fork.err &&
-		    rec.p.fork.kind <= VMT_SPAWN_KIND_POSIX_SPAWNP)
+		    (rec.p.fork.kind <= VMT_SPAWN_KIND_POSIX_SPAWNP || (rec.flags & VMT_F_EXECD)))
 			VEC_PUSH(s->spawned, s->nspawned, s->spawned_cap, (uint32_t)rec.p.fork.child);
 		tw_put(&s->w, &rec);
 		t++;
@@ -331,9 +332,9 @@ static void ring_finish(struct rec_session *s, struct cring *r)
 }
 
 /* A process whose exec succeeded opens a new ring, and so does a child of
- * posix_spawn (it exec'd); one that did not loaded a program that ignores
- * LD_PRELOAD (static or set-user-ID): say so, since the trace follows it no
- * further. (A vfork child may exit without exec: not checked.) */
+ * posix_spawn or a vfork child that exec'd (VMT_F_EXECD); one that did not
+ * loaded a program that ignores LD_PRELOAD (static or set-user-ID): say so,
+ * since the trace follows it no further. */
 static void exec_check(struct rec_session *s)
 {
 	for (size_t i = 0; i < s->nspawned; i++) {
@@ -341,7 +342,7 @@ static void exec_check(struct rec_session *s)
 		for (size_t j = 0; j < s->nrings && !seen; j++)
 			seen = s->rings[j].owner == s->spawned[i];
 		if (!seen)
-			warnx_("pid %u (from posix_spawn) never loaded libvmatop.so (a statically "
+			warnx_("pid %u (from posix_spawn or vfork) never loaded libvmatop.so (a statically "
 			       "linked or set-user-ID program ignores LD_PRELOAD): the trace holds "
 			       "nothing of it",
 			       s->spawned[i]);

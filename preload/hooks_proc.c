@@ -253,6 +253,7 @@ struct fork_arg {
 	int64_t child;
 	int err;
 	unsigned kind;
+	int execd; /* SPAWN of vfork kind: the child exec'd */
 };
 
 static void fill_fork(struct vmt_rec *r, void *a)
@@ -265,6 +266,8 @@ static void fill_fork(struct vmt_rec *r, void *a)
 	r->p.fork.vmas_hint = f->gen;
 	if (f->child < 0)
 		r->flags |= VMT_F_FAILED;
+	if (f->execd)
+		r->flags |= VMT_F_EXECD;
 }
 
 static pid_t real_fork_kind(unsigned kind)
@@ -524,10 +527,14 @@ SHIM_HIDDEN __attribute__((used, noinline)) long shim_vfork_post(long ret, uint6
 	}
 	if (token != VFORK_NESTED) {
 		T.vfork_child = 0;
-		if (token != VFORK_OFF)
+		if (token != VFORK_OFF) {
 			vfork_done(token, ret, ret < 0 ? e : 0, VMT_SPAWN_KIND_VFORK);
-		else
+		} else {
 			T.vfork_dirty = 0;
+			T.vfork_exec = 0;
+		}
+	} else {
+		T.vfork_exec = 0; /* a vfork child resumed: its child's exec is not its own */
 	}
 	errno = e;
 	return ret;
@@ -537,13 +544,14 @@ SHIM_HIDDEN __attribute__((used, noinline)) long shim_vfork_post(long ret, uint6
 static void vfork_done(uint64_t t0, long ret, int err, unsigned kind)
 {
 	uint64_t t1 = shim_ticks();
-	int dirty = T.vfork_dirty;
+	int dirty = T.vfork_dirty, execd = T.vfork_exec;
 	T.vfork_dirty = 0;
+	T.vfork_exec = 0;
 	if (!shim_active())
 		return;
 	enter();
 	uint32_t cid = shim_cid();
-	struct fork_arg a = {.child = ret, .err = err, .kind = kind};
+	struct fork_arg a = {.child = ret, .err = err, .kind = kind, .execd = execd};
 	emit_simple(VMT_SPAWN, cid, t0, t1 - t0, fill_fork, &a);
 	if (S.stack_depth)
 		stacks_emit(cid, t0);
@@ -697,6 +705,8 @@ static int do_exec(int how, int dirfd, const char *path, char *const argv[], cha
 		xa.path = path ? shim_string(path, strlen(path)) : 0;
 		emit_simple(VMT_EXEC, cid, 0, 0, fill_exec, &xa);
 	}
+	if (T.vfork_child) /* the parent, resumed, says whether the child exec'd */
+		T.vfork_exec = 1;
 	int r;
 	switch (how) {
 	case EX_VPE:
@@ -714,6 +724,8 @@ static int do_exec(int how, int dirfd, const char *path, char *const argv[], cha
 		r = R.execve(path, argv, env);
 	}
 	int e = errno;
+	if (T.vfork_child)
+		T.vfork_exec = 0;
 	if (active) {
 		xa.err = e;
 		emit_simple(VMT_EXEC_FAIL, cid, 0, 0, fill_exec, &xa);

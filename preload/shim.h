@@ -90,7 +90,7 @@ _Static_assert(offsetof(struct shim, prefetchw) < 64, "the hooks' fields share o
  * The calling thread's shim state, one cache line of TLS: every hook reads it
  * through one GOT entry (initial-exec), and the fast path touches no other
  * thread-local line. A vfork child shares it with its parent (same memory):
- * it writes vfork_dirty only.
+ * it writes vfork_dirty and vfork_exec only.
  */
 struct chg_slot;
 struct shim_thread {
@@ -98,6 +98,7 @@ struct shim_thread {
 	int in_fork;		/* inside the shim's fork(): hooks pass through */
 	int vfork_child;	/* 1 in a vfork child (shared TLS) */
 	int vfork_dirty;	/* the vfork child called a mapping hook */
+	int vfork_exec;		/* the vfork child is in exec (set before, cleared if it returns) */
 	int fork_dirty;		/* a hook passed through inside fork() */
 	pid_t tid;		/* gettid() once (shim_tid), 0: not asked yet */
 	struct chg_slot *slot;	/* this thread's slot (changes.c), NULL: none (yet) */

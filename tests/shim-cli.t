@@ -11,7 +11,7 @@ NOBPF=$("$V" record --help 2>&1 | grep -q -- --no-bpf && echo --no-bpf)
 T=$B/tests/shim/shimtest
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-echo "1..26"
+echo "1..28"
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 is() { [ "$1" = "$2" ]; ok $? "$3 (got $1, want $2)"; }
@@ -104,7 +104,8 @@ w0=$(grep -c libvmatop "$D/u0"); u0=$(grep -c libunwind "$D/u0"); u1=$(grep -c l
 [ "$w0" -gt 0 ] && [ "$u0" = 0 ] && [ "$u1" -gt 0 ]
 ok $? "libunwind mapped only with --stacks (shim mapped $w0, libunwind without $u0, with $u1)"
 # a program that never loads the shim (static: LD_PRELOAD ignored) is named,
-# as CMD, after an exec and from posix_spawn; a normal run says nothing of it
+# as CMD, after an exec, from posix_spawn and from vfork+exec; a normal run
+# says nothing of it
 ST=$B/tests/shim/static_map
 if [ -x "$ST" ]; then
 	"$V" record $NOBPF -o "$D/st.vmt" -- "$ST" >/dev/null 2>"$D/st.err"; rc=$?
@@ -118,14 +119,23 @@ if [ -x "$ST" ]; then
 import os,sys
 p = os.posix_spawn('$PWD/$ST', ['static_map'], os.environ)
 sys.exit(os.waitpid(p, 0)[1] >> 8 != 3)" >/dev/null 2>"$D/st.err"; rc=$?
-		grep -q "pid [0-9]* (from posix_spawn) never loaded libvmatop.so" "$D/st.err" && [ $rc = 0 ]
+		grep -q "pid [0-9]* (from posix_spawn or vfork) never loaded libvmatop.so" "$D/st.err" && [ $rc = 0 ]
 		ok $? "a posix_spawn child that never loads the shim is named ($(tail -1 "$D/st.err"))"
 	else
 		n=$((n+1)); echo "ok $n # SKIP no python3 (posix_spawn of a static program)"
 	fi
+	VFORK_EXEC=$PWD/$ST VFORK_STATUS=3 "$V" record $NOBPF -o "$D/st.vmt" -- "$T" vfork >/dev/null 2>"$D/st.err"; rc=$?
+	grep -q "pid [0-9]* (from posix_spawn or vfork) never loaded libvmatop.so" "$D/st.err" && [ $rc = 0 ]
+	ok $? "a vfork child that execs a static program is named ($(tail -1 "$D/st.err"))"
 else
-	for i in 1 2 3; do n=$((n+1)); echo "ok $n # SKIP no static libc (libc.a): no static test program"; done
+	for i in 1 2 3 4; do n=$((n+1)); echo "ok $n # SKIP no static libc (libc.a): no static test program"; done
 fi
+# the parent of a vfork records whether the child exec'd (two _exit, one exec)
+"$V" record $NOBPF -o "$D/vf.vmt" -- "$T" vforkmem >/dev/null 2>"$D/vf.err"
+"$V" dump "$D/vf.vmt" | grep ' spawn ' >"$D/vf.spawn"
+[ "$(grep -c ' kind=2 ' "$D/vf.spawn")" = 3 ] && [ "$(grep -c ' execd$' "$D/vf.spawn")" = 1 ] &&
+	tail -1 "$D/vf.spawn" | grep -q ' execd$'
+ok $? "vfork: the spawn record says exec'd for the child that exec'd only ($(tr '\n' '|' <"$D/vf.spawn"))"
 "$V" record $NOBPF -o "$D/st.vmt" -- sh -c 'sh -c true; exec true' >/dev/null 2>"$D/st.err"
-! grep -q "never loaded" "$D/st.err"
-ok $? "dynamic programs (sh, fork, exec): no such warning"
+! grep -q "never loaded" "$D/st.err" "$D/vf.err"
+ok $? "dynamic programs (sh, fork, exec, vfork with and without exec): no such warning"

@@ -147,6 +147,8 @@ enum vmt_hflags {
 	VMT_F_LISTED = 1u << 2,	  /* a VMA list with the same cid follows */
 	VMT_F_NODUR = 1u << 3,	  /* on VMT_PROC_START: this process does not time its
 				   * memory calls (their dur is 0; VMATOP_DURATIONS=0) */
+	VMT_F_EXECD = 1u << 4,	  /* on VMT_SPAWN (vfork kinds): the child called exec and
+				   * it did not return (the child's own image runs) */
 };
 
 #pragma pack(push, 8)

@@ -507,15 +507,18 @@ static void s_threadexit(void)
 	snap("threadexit");
 }
 
+/* vfork + exec of VFORK_EXEC (default /bin/true), which exits VFORK_STATUS (0) */
 static void s_vfork(void)
 {
+	const char *prog = getenv("VFORK_EXEC") ? getenv("VFORK_EXEC") : "/bin/true";
+	int want = getenv("VFORK_STATUS") ? atoi(getenv("VFORK_STATUS")) : 0;
 	pid_t p = vfork();
 	if (p == 0) {
-		execl("/bin/true", "true", (char *)NULL);
+		execl(prog, prog, (char *)NULL);
 		_exit(127);
 	}
 	int st;
-	CHECK(waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == want);
 }
 
 /*
