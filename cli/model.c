@@ -660,6 +660,11 @@ static void visit(const struct vmt_rec *r, size_t idx, void *ctx)
 			p->forks[p->nforks - 1].child_ns = ch->child_ns;
 		break;
 	}
+	case VMT_EXEC:
+	case VMT_EXEC_FAIL:
+		p->exec_tried = r->type == VMT_EXEC;
+		p->exec_path = r->p.exec.path_hash;
+		break;
 	case VMT_SPAWN:
 		if (!failed)
 			VEC_PUSH(p->spawns, p->nspawns, p->spawns_cap, r->dur);

@@ -72,6 +72,10 @@ struct proc {
 	struct aspace *as;
 	uint64_t start_ts, end_ts;
 	int exited, exit_status, exit_how, killed_sig, execed, has_exit;
+	/* its last exec record: an attempt that did not return (exec_path: its
+	 * string); with !execed at the end, the new image never loaded the shim */
+	int exec_tried;
+	uint64_t exec_path;
 	size_t peak;
 	uint64_t by_type[256];
 	uint64_t records, lost;

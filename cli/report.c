@@ -36,6 +36,10 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* The process exec'd (the call did not return) and no image of the shim's
+ * followed: the program ignores LD_PRELOAD (static, set-user-ID). */
+static int exec_not_followed(const struct proc *p) { return p->exec_tried && !p->execed; }
+
 struct lat {
 	size_t n;
 	uint64_t p50, p90, p99, max;
@@ -228,6 +232,14 @@ static void report_json(struct model *m, FILE *f)
 			(unsigned long long)p->changed[VMT_LIST_DISCOVER],
 			(unsigned long long)p->lists_incomplete, p->nsnaps, total_mismatches(p),
 			p->exit_status, p->killed_sig, p->execed ? "true" : "false");
+		/* exec'd a program that never loaded the shim: its path, else null */
+		fputs(", \"exec_not_followed\": ", f);
+		if (exec_not_followed(p)) {
+			const char *x = trace_str(m->t, p->exec_path);
+			json_str(f, x ? x : "");
+		} else {
+			fputs("null", f);
+		}
 		bpf_report_json_proc(m, p, f);
 		fputc('}', f);
 	}
@@ -257,11 +269,16 @@ static void report_text(struct model *m, FILE *f)
 			p->cause == VMT_CAUSE_FORK ? " (fork child)" : "", cmd ? cmd : "");
 		fprintf(f, "  VMAs now %zu, peak %zu; %llu records, %llu lost", aspace_count(p->as),
 			p->peak, (unsigned long long)p->records, (unsigned long long)p->lost);
+		const char *xp = trace_str(m->t, p->exec_path);
 		if (p->execed)
 			fprintf(f, "; replaced by exec (image %u)", gen[i] + 2);
-		else if (p->killed_sig)
+		else if (exec_not_followed(p))
+			fprintf(f, "; exec'd %s, not followed (it never loaded the shim: static or "
+				   "set-user-ID?)",
+				xp ? xp : "a program");
+		if (!p->execed && p->killed_sig)
 			fprintf(f, "; killed by signal %d", p->killed_sig);
-		else if (p->exited || p->has_exit)
+		else if (!p->execed && (p->exited || p->has_exit))
 			fprintf(f, "; exit %d", p->exit_status);
 		fputc('\n', f);
 		fprintf(f, "  calls:");

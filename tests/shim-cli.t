@@ -86,6 +86,7 @@ p=d["processes"]
 assert len(p) == 2 and p[0]["pid"] == p[1]["pid"], p
 assert [q["exec_gen"] for q in p] == [0, 1] and all(q["exec_gens"] == 2 for q in p), p
 assert p[0]["execed"] and not p[1]["execed"]
+assert all(q["exec_not_followed"] is None for q in p), p
 ' 2>&1 | sed 's/^/# /'
 ok ${PIPESTATUS[1]} "report --json numbers the images of an exec'd pid (exec_gen)"
 out=$(LD_PRELOAD=$PWD/$B/libvmatop.so sh -c 'echo hi')
@@ -112,8 +113,11 @@ if [ -x "$ST" ]; then
 	grep -q "static_map (pid [0-9]*) never loaded libvmatop.so" "$D/st.err" && [ $rc = 3 ]
 	ok $? "record of a static program: says the shim never loaded, exit 3 ($rc: $(tail -1 "$D/st.err"))"
 	"$V" record $NOBPF -o "$D/st.vmt" -- sh -c "exec '$PWD/$ST'" >/dev/null 2>"$D/st.err"
-	grep -q "pid [0-9]* exec'd a program that never loaded libvmatop.so" "$D/st.err"
-	ok $? "an exec of a static program is named ($(tail -1 "$D/st.err"))"
+	grep -q "pid [0-9]* exec'd a program that never loaded libvmatop.so" "$D/st.err" &&
+		"$V" report "$D/st.vmt" | grep -q "exec'd $PWD/$ST, not followed (it never loaded the shim" &&
+		[ "$("$V" report --json "$D/st.vmt" | python3 -c '
+import json,sys; print(json.load(sys.stdin)["processes"][0]["exec_not_followed"])')" = "$PWD/$ST" ]
+	ok $? "an exec of a static program is named by record and report ($(tail -1 "$D/st.err"))"
 	if command -v python3 >/dev/null; then
 		"$V" record $NOBPF -o "$D/st.vmt" -- python3 -c "
 import os,sys
