@@ -82,8 +82,6 @@ struct rec_session {
 	char **bad;
 	size_t nbad, bad_cap;
 	struct tickclock *clock; /* rings in TSC ticks: converted to ns as drained */
-	pid_t child;	    /* CMD */
-	int child_ring;	    /* CMD opened a ring: the shim runs in it */
 	uint32_t *spawned;  /* children of posix_spawn or of a vfork that exec'd: each should
 			     * open a ring */
 	size_t nspawned, spawned_cap;
@@ -216,8 +214,6 @@ static void try_open_ring(struct rec_session *s, const char *name)
 			  .nslots = slots, .owner = h->owner, .clock = h->clock,
 			  .created_ns = h->created_ns};
 	snprintf(r.name, sizeof(r.name), "%s", name);
-	if (s->child && h->owner == (uint32_t)s->child)
-		s->child_ring = 1;
 	struct vmt_rec o = {.type = VMT_RING_OPEN, .ts = h->created_ns};
 	r.stream = o.p.ring.stream = ++s->next_stream;
 	o.p.ring.owner = h->owner;
@@ -331,6 +327,16 @@ static void ring_finish(struct rec_session *s, struct cring *r)
 	r->dead = 1;
 }
 
+/* A ring of process owner was created after after_ns (0: any; the session's
+ * rings stay listed after they are finished). */
+static int ring_after(const struct rec_session *s, uint32_t owner, uint64_t after_ns)
+{
+	for (size_t j = 0; j < s->nrings; j++)
+		if (s->rings[j].owner == owner && s->rings[j].created_ns > after_ns)
+			return 1;
+	return 0;
+}
+
 /* A process whose exec succeeded opens a new ring, and so does a child of
  * posix_spawn or a vfork child that exec'd (VMT_F_EXECD); one that did not
  * loaded a program that ignores LD_PRELOAD (static or set-user-ID): say so,
@@ -338,10 +344,7 @@ static void ring_finish(struct rec_session *s, struct cring *r)
 static void exec_check(struct rec_session *s)
 {
 	for (size_t i = 0; i < s->nspawned; i++) {
-		int seen = 0;
-		for (size_t j = 0; j < s->nrings && !seen; j++)
-			seen = s->rings[j].owner == s->spawned[i];
-		if (!seen)
+		if (!ring_after(s, s->spawned[i], 0))
 			warnx_("pid %u (from posix_spawn or vfork) never loaded libvmatop.so (a statically "
 			       "linked or set-user-ID program ignores LD_PRELOAD): the trace holds "
 			       "nothing of it",
@@ -349,12 +352,7 @@ static void exec_check(struct rec_session *s)
 	}
 	for (size_t i = 0; i < s->nrings; i++) {
 		struct cring *r = &s->rings[i];
-		if (!r->exec_pending)
-			continue;
-		int next = 0;
-		for (size_t j = 0; j < s->nrings && !next; j++)
-			next = s->rings[j].owner == r->owner && s->rings[j].created_ns > r->created_ns;
-		if (!next)
+		if (r->exec_pending && !ring_after(s, r->owner, r->created_ns))
 			warnx_("pid %u exec'd a program that never loaded libvmatop.so (a statically "
 			       "linked or set-user-ID program ignores LD_PRELOAD): the shim's records "
 			       "of it end at the exec",
@@ -549,7 +547,6 @@ int cmd_record(int argc, char **argv)
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	close(sync[0]);
-	s.child = child;
 	if (bpf && bpf->start && (rc = bpf->start(&s, child)) < 0) {
 		if (bcfg.mode == BPF_REQUIRE) {
 			kill(child, SIGKILL);
@@ -610,7 +607,7 @@ int cmd_record(int argc, char **argv)
 		if (!s.rings[i].dead)
 			ring_finish(&s, &s.rings[i]);
 	exec_check(&s);
-	if (!s.child_ring && !s.nbad && have_status)
+	if (!ring_after(&s, (uint32_t)child, 0) && !s.nbad && have_status)
 		warnx_("%s (pid %d) never loaded libvmatop.so: a statically linked or set-user-ID "
 		       "program ignores LD_PRELOAD, so %s",
 		       argv[optind], (int)child,

@@ -269,17 +269,20 @@ static void report_text(struct model *m, FILE *f)
 			p->cause == VMT_CAUSE_FORK ? " (fork child)" : "", cmd ? cmd : "");
 		fprintf(f, "  VMAs now %zu, peak %zu; %llu records, %llu lost", aspace_count(p->as),
 			p->peak, (unsigned long long)p->records, (unsigned long long)p->lost);
-		const char *xp = trace_str(m->t, p->exec_path);
-		if (p->execed)
+		if (p->execed) {
 			fprintf(f, "; replaced by exec (image %u)", gen[i] + 2);
-		else if (exec_not_followed(p))
-			fprintf(f, "; exec'd %s, not followed (it never loaded the shim: static or "
-				   "set-user-ID?)",
-				xp ? xp : "a program");
-		if (!p->execed && p->killed_sig)
-			fprintf(f, "; killed by signal %d", p->killed_sig);
-		else if (!p->execed && (p->exited || p->has_exit))
-			fprintf(f, "; exit %d", p->exit_status);
+		} else {
+			if (exec_not_followed(p)) {
+				const char *xp = trace_str(m->t, p->exec_path);
+				fprintf(f, "; exec'd %s, not followed (it never loaded the shim: "
+					   "static or set-user-ID?)",
+					xp ? xp : "a program");
+			}
+			if (p->killed_sig)
+				fprintf(f, "; killed by signal %d", p->killed_sig);
+			else if (p->exited || p->has_exit)
+				fprintf(f, "; exit %d", p->exit_status);
+		}
 		fputc('\n', f);
 		fprintf(f, "  calls:");
 		for (unsigned t = VMT_FORK_PRE; t < 40; t++)
