@@ -5,9 +5,10 @@
  * process image creates its ring (r-PID-NS), the consumer half of the ring
  * protocol (include/vmatop/records.h), the child reaper (vmatop is a child
  * subreaper, so it follows every descendant) and the trace writer. Records
- * are copied in ring order, each stamped with its stream id; a ring is
- * finished when its owner has been reaped (uncommitted slots left by a
- * killed writer are counted as holes). vmatop flushes after every pass, so
+ * are copied in ring order, each stamped with its stream id (a paired
+ * mmap+munmap slot as its two records); a ring is finished when its owner
+ * has been reaped (a parked record is then taken as it is, other uncommitted
+ * slots left by a killed writer are counted as holes). vmatop flushes after every pass, so
  * a trace is readable up to the last complete record if vmatop dies; the
  * targets never wait for vmatop.
  */
@@ -250,6 +251,23 @@ static void ticks_to_ns(const struct tickclock *c, struct vmt_rec *rec)
 		rec->p.proc.child_ns = tickclock_dur(c, rec->p.proc.child_ns);
 }
 
+/* A paired slot (an mmap and the munmap of exactly its mapping, records.h
+ * "Rings") as the two records the trace holds: rec becomes the mmap alone. */
+static void unpair(struct vmt_rec *rec, struct vmt_rec *unmap)
+{
+	*unmap = *rec;
+	unmap->type = VMT_MUNMAP;
+	unmap->flags = rec->flags & (uint16_t)~VMT_F_RING_PAIRED;
+	unmap->ts = rec->ts + (uint32_t)rec->p.mem.err;
+	unmap->dur = rec->p.mem.extra;
+	memset(&unmap->p, 0, sizeof(unmap->p));
+	unmap->p.mem.a0 = (uint64_t)rec->p.mem.ret;
+	unmap->p.mem.a1 = rec->p.mem.a1;
+	rec->flags = unmap->flags;
+	rec->p.mem.err = 0;
+	rec->p.mem.extra = 0;
+}
+
 static size_t drain(struct rec_session *s, struct cring *r, int final)
 {
 	struct vmt_ring_header *h = r->h;
@@ -262,7 +280,8 @@ static size_t drain(struct rec_session *s, struct cring *r, int final)
 	while (t < head) {
 		struct vmt_rec *slot = &r->slots[t & (r->nslots - 1)];
 		uint32_t c = __atomic_load_n(&slot->commit, __ATOMIC_ACQUIRE);
-		if (c != vmt_commit_mark(t)) {
+		int parked = c == (uint32_t)~vmt_commit_mark(t);
+		if (c != vmt_commit_mark(t) && !(parked && final)) {
 			if (!final)
 				break;
 			r->holes++;
@@ -271,6 +290,13 @@ static size_t drain(struct rec_session *s, struct cring *r, int final)
 		}
 		struct vmt_rec rec;
 		memcpy(&rec, slot, sizeof(rec));
+		if (parked && rec.type == VMT_MMAP) {
+			/* its munmap never came (or is being written by a producer
+			 * still running as recording ends): the mmap alone */
+			rec.flags &= (uint16_t)~VMT_F_RING_PAIRED;
+			rec.p.mem.err = 0;
+			rec.p.mem.extra = 0;
+		}
 		if (rec.type == VMT_RING_SKIP) { /* the producers jumped to a later lap */
 			uint64_t to = rec.p.skip.to;
 			if (to > t && to - t < r->nslots) {
@@ -282,8 +308,15 @@ static size_t drain(struct rec_session *s, struct cring *r, int final)
 			continue;
 		}
 		rec.commit = (uint32_t)r->stream;
-		if (r->clock == VMT_RING_CLOCK_TSC)
+		struct vmt_rec unmap;
+		int paired = rec.type == VMT_MMAP && (rec.flags & VMT_F_RING_PAIRED);
+		if (paired)
+			unpair(&rec, &unmap);
+		if (r->clock == VMT_RING_CLOCK_TSC) {
 			ticks_to_ns(s->clock, &rec);
+			if (paired)
+				ticks_to_ns(s->clock, &unmap);
+		}
 		if (rec.type == VMT_PROC_START && s->stacks && !rec.p.proc.stack_depth &&
 		    !s->stacks_warned) {
 			s->stacks_warned = 1;
@@ -297,6 +330,8 @@ static size_t drain(struct rec_session *s, struct cring *r, int final)
 		    (rec.p.fork.kind <= VMT_SPAWN_KIND_POSIX_SPAWNP || (rec.flags & VMT_F_EXECD)))
 			VEC_PUSH(s->spawned, s->nspawned, s->spawned_cap, (uint32_t)rec.p.fork.child);
 		tw_put(&s->w, &rec);
+		if (paired)
+			tw_put(&s->w, &unmap);
 		t++;
 		n++;
 		if ((n & 1023) == 0)

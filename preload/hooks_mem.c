@@ -16,7 +16,9 @@
  * neighbour, so its list is deferred (changes.c): taken at this thread's
  * next hook, or never when that hook is the munmap of exactly that range
  * (the munmap undoes the merge; the mirror is exact without a list).
- * Snapshots, fork, exec and exit take deferred lists first.
+ * Snapshots, fork, exec and exit take deferred lists first. On the fast
+ * path the mmap's record is parked too (shim.h rec_park), and that munmap
+ * completes its slot instead of taking one.
  */
 #include "shim.h"
 
@@ -214,7 +216,9 @@ static void *mmap_fast(struct chg_slot *m, void *addr, size_t len, int prot, int
 	uint64_t p = ok ? chg_pack((uintptr_t)r, PAGE_UP((uintptr_t)r + len)) : 0;
 	int e = ok ? 0 : errno;
 	uint32_t cid = p || !ok ? 0 : shim_cid(); /* a list follows now: it needs the call's id */
-	rec_mem(1, VMT_MMAP, cid, t0, dur,
+	/* the record of a mapping whose list waits is parked: its munmap may
+	 * complete it (shim.h rec_park) */
+	rec_mem(p ? REC_FAST_PARK : REC_FAST, VMT_MMAP, cid, t0, dur,
 		(uint16_t)((ok ? 0 : VMT_F_FAILED) | (cid ? VMT_F_LISTED : 0)), (uintptr_t)addr, len,
 		(unsigned)prot, (unsigned)flags, (uint64_t)(int64_t)fd, (uint64_t)off,
 		ok ? (int64_t)(uintptr_t)r : -1, e, 0);
@@ -245,6 +249,32 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	__attribute__((alias("mmap")));
 
+/*
+ * The parked record of the mmap this munmap undoes, taken to complete it: the
+ * newest slot, of exactly [addr, addr+len), started < 2^32 ticks before t0.
+ * Taken with one cmpxchg without the lock prefix (rec_reserve_one: no other
+ * thread reserves, and a signal handler cannot split it); a handler's
+ * reservation before it commits the slot, and the cmpxchg fails.
+ */
+static inline struct vmt_rec *park_take(void *addr, size_t len, uint64_t t0)
+{
+#if defined(__x86_64__)
+	uint64_t p = atomic_load_explicit(&S.parked, memory_order_relaxed);
+	if (!p || p - 1 != atomic_load_explicit(&S.last_pos, memory_order_relaxed))
+		return NULL;
+	struct vmt_rec *rec = &S.slots[(p - 1) & (S.nslots - 1)];
+	if (rec->p.mem.ret != (int64_t)(uintptr_t)addr || rec->p.mem.a1 != len ||
+	    t0 - rec->ts > UINT32_MAX || atomic_load_explicit(&S.multi, memory_order_relaxed))
+		return NULL;
+	uint64_t seen = p;
+	__asm__ volatile("cmpxchgq %2, %1" : "+a"(seen), "+m"(S.parked) : "r"(0ull) : "cc", "memory");
+	return seen == p ? rec : NULL;
+#else
+	(void)addr, (void)len, (void)t0;
+	return NULL;
+#endif
+}
+
 /* munmap with no deferred list, or the one of exactly this range (taken
  * here: if the munmap fails the mapping is still there, and it is listed). */
 static int munmap_fast(struct chg_slot *m, void *addr, size_t len, uint64_t pend)
@@ -254,6 +284,28 @@ static int munmap_fast(struct chg_slot *m, void *addr, size_t len, uint64_t pend
 		atomic_store_explicit(&m->pend, 0, memory_order_relaxed);
 	}
 	uint64_t t0 = shim_ticks();
+	struct vmt_rec *pk = pend ? park_take(addr, len, t0) : NULL;
+	if (pk) { /* the munmap's place in the ring is the mmap's slot */
+		int r = real_munmap(addr, len);
+		uint64_t dur = fast_dur(t0);
+		if (!r) {
+			pk->flags |= VMT_F_RING_PAIRED;
+			pk->p.mem.err = (int32_t)(uint32_t)(t0 - pk->ts);
+			pk->p.mem.extra = dur32(dur);
+		}
+		/* tentative (~mark) -> committed (mark) */
+		atomic_store_explicit((_Atomic uint32_t *)&pk->commit, ~pk->commit, memory_order_release);
+		if (r) { /* still mapped: its list, then the failed munmap's record */
+			int e = errno;
+			obs_list(shim_cid(), PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len),
+				 VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+			rec_mem(REC_FAST, VMT_MUNMAP, 0, t0, dur, VMT_F_FAILED, (uintptr_t)addr, len, 0, 0, 0, 0, r,
+				e, 0);
+			errno = e;
+		}
+		fast_leave(m, PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len));
+		return r;
+	}
 	uint64_t pos = rec_reserve_one(); /* before the call: see munmap */
 	struct vmt_rec *rec = pos != ~0ull ? rec_at(pos, VMT_MUNMAP, 0, t0) : NULL;
 	int r = real_munmap(addr, len);

@@ -286,7 +286,11 @@ static pid_t real_fork_kind(unsigned kind)
 
 
 /* Locks a thread may have held when the process forked. */
-void shim_fork_child_reset(void) { atomic_store(&tstack_lock, 0); }
+void shim_fork_child_reset(void)
+{
+	atomic_store(&tstack_lock, 0);
+	atomic_store(&S.parked, 0); /* a slot of the parent's ring (raw forks) */
+}
 
 /*
  * The child side of every fork the shim handled: own ring, announce (fork

@@ -245,6 +245,15 @@ uint64_t rec_reserve_slow(unsigned n, int wait)
 	return rec_reserved(got, n);
 }
 
+/* Commit the parked slot (shim.h rec_unpark), unless its munmap or another
+ * thread's reservation took it meanwhile. */
+void rec_unpark_slow(uint64_t p)
+{
+	if (!atomic_compare_exchange_strong(&S.parked, &p, 0))
+		return;
+	rec_commit(&S.slots[(p - 1) & (S.nslots - 1)], p - 1);
+}
+
 struct vmt_rec *rec_begin(uint16_t type, uint32_t cid, uint64_t ts, int wait, uint64_t *posp)
 {
 	struct vmt_ring_header *h = S.ring;

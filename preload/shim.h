@@ -76,6 +76,7 @@ struct shim {
 	unsigned window_wanted; /* hot window asked for (0: off) */
 	int debug;
 	_Alignas(64) _Atomic uint64_t last_pos; /* ring position of the latest reservation */
+	_Atomic uint64_t parked; /* position + 1 of the parked mmap record (rec_park), 0: none */
 	_Atomic uint64_t tail_seen; /* consumer tail as last read (saves a shared read) */
 	_Atomic uint64_t last_skip; /* position of the last skip record (~0: none) */
 	_Alignas(64) _Atomic uint64_t gen; /* bumped after every call that may change VMAs */
@@ -230,8 +231,34 @@ static inline uint64_t rec_reserved(uint64_t pos, unsigned n)
 	}
 	return pos;
 }
+/*
+ * The parked record (records.h "Rings"): the fast path's anonymous mmap
+ * leaves its complete record tentative, so that the munmap of exactly that
+ * mapping completes the same slot (hooks_mem.c, munmap_fast) - one slot per
+ * mmap+munmap pair. Every reservation commits a parked slot first
+ * (rec_unpark), so it is always the newest one and nothing waits behind it
+ * for long: only until this process's next record, or its end.
+ */
+SHIM_HIDDEN void rec_unpark_slow(uint64_t parked);
+static inline void rec_unpark(void)
+{
+	uint64_t p = atomic_load_explicit(&S.parked, memory_order_acquire);
+	if (__builtin_expect(p != 0, 0))
+		rec_unpark_slow(p);
+}
+static inline void rec_park(struct vmt_rec *r, uint64_t pos)
+{
+	uint32_t mark = vmt_commit_mark(pos);
+	if (__builtin_expect(mark == UINT32_MAX, 0)) { /* ~mark would read as empty */
+		rec_commit(r, pos);
+		return;
+	}
+	atomic_store_explicit((_Atomic uint32_t *)&r->commit, ~mark, memory_order_release);
+	atomic_store_explicit(&S.parked, pos + 1, memory_order_release);
+}
 static inline uint64_t rec_reserve(unsigned n, int wait)
 {
+	rec_unpark();
 	struct vmt_ring_header *h = S.ring;
 	if (__builtin_expect(h != NULL, 1)) {
 		uint64_t pos = atomic_load_explicit((_Atomic uint64_t *)&h->head, memory_order_relaxed);
@@ -257,6 +284,7 @@ static inline uint64_t rec_reserve(unsigned n, int wait)
 static inline uint64_t rec_reserve_one(void)
 {
 #if defined(__x86_64__)
+	rec_unpark();
 	struct vmt_ring_header *h = S.ring;
 	/* checked again here: a thread the shim did not see created announces
 	 * itself at its first hook, and waits for hooks in progress only so
@@ -501,13 +529,18 @@ static inline void call_end(struct shim_call *c)
 }
 /* A duration for the record's 32-bit dur field (saturating). */
 static inline uint32_t dur32(uint64_t d) { return d > 0xffffffffull ? 0xffffffffu : (uint32_t)d; }
-/* Write a memory-call record: reserve, all 64 payload bytes, commit.
- * one: the fast path's reservation (rec_reserve_one). */
-static inline void rec_mem(int one, uint16_t type, uint32_t cid, uint64_t t0, uint64_t dur,
-			   uint16_t flags, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
-			   uint64_t a4, uint64_t a5, int64_t ret, int err, uint32_t extra)
+/* How rec_mem reserves and commits. */
+enum rec_how {
+	REC_ANY,       /* any thread (rec_reserve) */
+	REC_FAST,      /* the fast path's reservation (rec_reserve_one) */
+	REC_FAST_PARK, /* REC_FAST, and the record is parked (rec_park) */
+};
+/* Write a memory-call record: reserve, all 64 payload bytes, commit. */
+static inline void rec_mem(enum rec_how how, uint16_t type, uint32_t cid, uint64_t t0,
+			   uint64_t dur, uint16_t flags, uint64_t a0, uint64_t a1, uint64_t a2,
+			   uint64_t a3, uint64_t a4, uint64_t a5, int64_t ret, int err, uint32_t extra)
 {
-	uint64_t pos = one ? rec_reserve_one() : rec_reserve(1, 0);
+	uint64_t pos = how == REC_ANY ? rec_reserve(1, 0) : rec_reserve_one();
 	if (pos == ~0ull)
 		return;
 	struct vmt_rec *r = rec_at_full(pos, type, cid, t0, 1);
@@ -522,7 +555,10 @@ static inline void rec_mem(int one, uint16_t type, uint32_t cid, uint64_t t0, ui
 	r->p.mem.ret = ret;
 	r->p.mem.err = err;
 	r->p.mem.extra = extra;
-	rec_commit(r, pos);
+	if (how == REC_FAST_PARK)
+		rec_park(r, pos);
+	else
+		rec_commit(r, pos);
 }
 /* Emit a memory-call record (and its stack) for c. */
 static inline void call_record_mem(struct shim_call *c, uint16_t type, uint64_t a0, uint64_t a1,
@@ -531,7 +567,7 @@ static inline void call_record_mem(struct shim_call *c, uint16_t type, uint64_t 
 {
 	if (listed || (!c->nested && S.stack_depth))
 		call_cid(c);
-	rec_mem(0, type, c->cid, c->t0, c->dur,
+	rec_mem(REC_ANY, type, c->cid, c->t0, c->dur,
 		(uint16_t)((c->nested ? VMT_F_INTERNAL : 0) | (err ? VMT_F_FAILED : 0) |
 			   (listed ? VMT_F_LISTED : 0)),
 		a0, a1, a2, a3, a4, a5, ret, err, extra);

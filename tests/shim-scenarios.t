@@ -12,7 +12,7 @@ trap 'rm -rf "$D"' EXIT
 scen=(mmap fastpath sigloop clock brk malloc rawsyscall dlopen fork vfork vforkmem clone spawn exec)
 THREAD_RUNS=${THREAD_RUNS:-5}
 FORKMT_RUNS=${FORKMT_RUNS:-3}
-echo "1..$(( ${#scen[@]} * 2 + 1 + 4 + 4 + THREAD_RUNS * 2 + FORKMT_RUNS * 2 + 3 + 5 + 4 + 3 ))"
+echo "1..$(( ${#scen[@]} * 2 + 1 + 4 + 4 + THREAD_RUNS * 2 + FORKMT_RUNS * 2 + 3 + 5 + 5 + 3 ))"
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 rec() { # name, record options..., -- command
@@ -41,41 +41,50 @@ ok $? "sigloop: records for $sl_lm/${sl_n:-?} loop mmaps, $sl_hm/${sl_h:-?} hand
 # clock: each call's record lies inside the CLOCK_MONOTONIC bracket the
 # program read around it, its duration no longer than the bracket: with the
 # shim's TSC stamps (converted by vmatop as it drains) and with
-# VMATOP_NO_TSC=1 (clock_gettime in the shim)
+# VMATOP_NO_TSC=1 (clock_gettime in the shim). The munmap of each mapping
+# shares its mmap's ring slot (records.h "Rings", parked records): its
+# record, rebuilt by vmatop, must lie in its own bracket.
 clock_check() { # output of `shimtest clock`, its trace: prints the calls that pass
 	"$V" dump --ns "$2" | awk -v out="$1" '
-		BEGIN { while ((getline l < out) > 0) if (split(l, f, " ") == 4 && f[1] == "clock") {
-			lo[f[2]] = f[3]; hi[f[2]] = f[4] } }
+		BEGIN { while ((getline l < out) > 0) if (split(l, f, " ") == 5 && f[1] == "clock") {
+			lo[f[2]] = f[3]; mid[f[2]] = f[4]; hi[f[2]] = f[5] } }
+		function dur() { d = $NF; sub(/^dur=/, "", d); sub(/ns$/, "", d); return d + 0 }
 		$4 == "mmap" && $5 == "addr=0" && $7 == "prot=0x1" && $8 == "flags=0x22" {
-			len = substr($6, 5); d = $NF; sub(/^dur=/, "", d); sub(/ns$/, "", d); d += 0
-			if ((len in lo) && $2 >= lo[len] && $2 <= hi[len] && d > 0 && d <= hi[len] - lo[len])
+			len = substr($6, 5); d = dur()
+			if ((len in lo) && $2 >= lo[len] && $2 <= mid[len] && d > 0 && d <= mid[len] - lo[len]) {
+				good++; at[len] = $12 } }
+		$4 == "munmap" {
+			len = substr($6, 5); d = dur()
+			if ((len in at) && $5 == "addr=" at[len] && $2 >= mid[len] && $2 <= hi[len] &&
+			    d > 0 && d <= hi[len] - mid[len])
 				good++ }
 		END { print good + 0 }'
 }
 c_n=$(clock_check "$D/clock.out" "$D/clock.vmt")
-[ "$c_n" = 6 ]
-ok $? "clock (TSC stamps when the clocksource is tsc): $c_n/6 calls inside their CLOCK_MONOTONIC bracket"
+[ "$c_n" = 12 ]
+ok $? "clock (TSC stamps when the clocksource is tsc): $c_n/12 calls inside their CLOCK_MONOTONIC bracket"
 VMATOP_NO_TSC=1 rec clock_ns -- "$T" clock
 c_n=$(clock_check "$D/clock_ns.out" "$D/clock_ns.vmt")
-[ "$c_n" = 6 ]
-ok $? "clock (VMATOP_NO_TSC=1: clock_gettime): $c_n/6 calls inside their CLOCK_MONOTONIC bracket"
+[ "$c_n" = 12 ]
+ok $? "clock (VMATOP_NO_TSC=1: clock_gettime): $c_n/12 calls inside their CLOCK_MONOTONIC bracket"
 # ringstall: the recorder stopped while the loop writes; a ring of 8192 slots
-# keeps 7000 records whatever its hot window does, and counts what it drops
-# when 12000 do not fit (records.h "Rings")
-LOOPS=3500 rec ringstall --ring-slots 8192 -- "$T" ringstall
+# keeps 7000 mmap+munmap pairs (one slot each: records.h "Rings", parked
+# records) whatever its hot window does, and counts what it drops when 12000
+# do not fit
+LOOPS=7000 rec ringstall --ring-slots 8192 -- "$T" ringstall
 rs_count() { # trace, hint: loop mmaps + munmaps of the hint page (with the set-up munmap)
 	"$V" dump "$1" | grep -c " m[un]*map .*addr=$2 len=0x1000 "
 }
 rs_at=$(sed -n 's/^ringstall loops [0-9]* at //p' "$D/ringstall.out")
 rs_n=$(rs_count "$D/ringstall.vmt" "$rs_at")
-! grep -q 'records lost' "$D/ringstall.out" && [ "$rs_n" = 7001 ]
-ok $? "ringstall: 7000 records of a stalled recorder kept in 8192 slots ($rs_n/7001, $(grep -c 'records lost' "$D/ringstall.out") loss warnings)"
-LOOPS=6000 "$V" record $NOBPF --ring-slots 8192 -o "$D/rs2.vmt" -- "$T" ringstall >"$D/rs2.out" 2>&1
+! grep -q 'records lost' "$D/ringstall.out" && [ "$rs_n" = 14001 ]
+ok $? "ringstall: 7000 pairs of a stalled recorder kept in 8192 slots ($rs_n/14001 records, $(grep -c 'records lost' "$D/ringstall.out") loss warnings)"
+LOOPS=12000 "$V" record $NOBPF --ring-slots 8192 -o "$D/rs2.vmt" -- "$T" ringstall >"$D/rs2.out" 2>&1
 rs_at=$(sed -n 's/^ringstall loops [0-9]* at //p' "$D/rs2.out")
 rs_n=$(rs_count "$D/rs2.vmt" "$rs_at")
 rs_lost=$("$V" report "$D/rs2.vmt" | sed -n 's/.* \([0-9]*\) lost;.*/\1/p' | head -1)
-[ "${rs_lost:-0}" -gt 0 ] && [ $((rs_n - 1 + rs_lost)) = 12000 ]
-ok $? "ringstall overflow: $((rs_n - 1)) kept + ${rs_lost:-?} counted lost = 12000 records"
+[ "${rs_lost:-0}" -gt 0 ] && [ $((rs_n - 1 + rs_lost)) = 24000 ]
+ok $? "ringstall overflow: $((rs_n - 1)) kept + ${rs_lost:-?} counted lost = 24000 records"
 # the benchmark loops (bench/bench-shim.sh), short: their traces verify too
 # (pairloop's direct libc calls leave the map as they found it)
 LOOPS=2000 rec loop -- "$T" loop
@@ -138,9 +147,12 @@ ok $([ $? = 137 ] && echo 0 || echo 1) "record exits 128+9 when the target is SI
 out=$("$V" verify "$D/kill.vmt" 2>&1); rc=$?
 [ $rc = 0 ] || echo "$out" | sed 's/^/# /' | head
 ok $rc "verify sigkill: $(echo "$out" | tail -1)"
-range=$(head -1 "$D/kill.out")
+range=$(sed -n 1p "$D/kill.out")
 "$V" maps "$D/kill.vmt" | grep -q "^$range r--p "
 ok $? "maps shows the region mapped after the snapshot ($range)"
+range=$(sed -n 2p "$D/kill.out")
+"$V" maps "$D/kill.vmt" | grep -q "^$range r--p "
+ok $? "maps shows the last region, mapped with no hook after it (parked record: $range)"
 # maps prints the exact /proc/PID/maps text
 "$V" record $NOBPF -o "$D/self.vmt" -- "$T" selfmaps 3>"$D/self.maps" >/dev/null 2>&1
 "$V" maps "$D/self.vmt" >"$D/self.mirror"

@@ -149,6 +149,9 @@ enum vmt_hflags {
 				   * memory calls (their dur is 0; VMATOP_DURATIONS=0) */
 	VMT_F_EXECD = 1u << 4,	  /* on VMT_SPAWN (vfork kinds): the child called exec and
 				   * it did not return (the child's own image runs) */
+	VMT_F_RING_PAIRED = 1u << 5, /* in a ring only, never in a trace: an mmap slot that
+				      * also holds the munmap of exactly its mapping
+				      * (see "Rings": parked records) */
 };
 
 #pragma pack(push, 8)
@@ -475,6 +478,18 @@ _Static_assert(sizeof(struct vmt_file_header) == 64, "trace header must be 64 by
  * the consumer's; reaching it they skip again, to the slots above h's that
  * the old lap never wrote (preload/shim.c, rec_reserve_slow). A slot is
  * always kept free for such a skip record.
+ * Parked records: the shim's single-threaded fast path leaves the record of
+ * an anonymous private mmap complete but tentative, commit = ~mark (never a
+ * mark the consumer waits for at that slot: the two differ in parity), so
+ * that the munmap of exactly that mapping - usually the thread's next call -
+ * completes the same slot instead of taking one: it sets VMT_F_RING_PAIRED,
+ * p.mem.err = its start minus the mmap's ts (< 2^32), p.mem.extra = its dur,
+ * then commit = mark. A parked slot is always the newest reservation: every
+ * reservation commits a parked slot first. The consumer waits at a
+ * tentative slot like at any uncommitted one; when the owner is dead (or
+ * recording ends) it takes it as the plain mmap it is. It writes a paired
+ * slot to the trace as two records, the mmap and the munmap (a0 = the
+ * mmap's result, a1 = its length, success).
  * A producer killed between reserve and commit leaves a hole: when the
  * owner is dead the consumer skips uncommitted slots up to head and counts
  * them in `holes`. The shim never waits for the consumer, except for bulk
@@ -508,7 +523,7 @@ static inline uint32_t vmt_commit_mark(uint64_t pos)
 }
 
 #define VMT_RING_CLOSED 1u
-#define VMT_RING_VERSION 2 /* of this header and protocol (the trace has VMT_VERSION) */
+#define VMT_RING_VERSION 3 /* of this header and protocol (the trace has VMT_VERSION) */
 
 /*
  * The clock of a ring's records: the unit of their ts, dur and

@@ -423,23 +423,26 @@ static void s_sigloop(void)
 /*
  * clock: memory calls bracketed by CLOCK_MONOTONIC reads, 25 ms apart (so
  * the collector converts them across many anchors when the shim stamps with
- * the TSC), and a fork; prints "clock LEN FROM TO" per call for
- * shim-scenarios.t, which finds each call's record (by its length) and
- * checks its time and duration against the bracket.
+ * the TSC), and a fork; prints "clock LEN A B C" per mmap+munmap pair (A
+ * before the mmap, B between, C after the munmap) for shim-scenarios.t,
+ * which finds each call's record (by length and address) and checks its
+ * time and duration against its bracket.
  */
 static void s_clock(void)
 {
 	for (int i = 0; i < 6; i++) {
 		size_t len = (size_t)(i + 3) * PG;
-		struct timespec a, b;
+		struct timespec a, b, c;
 		clock_gettime(CLOCK_MONOTONIC, &a);
 		void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		CHECK(p != MAP_FAILED);
 		CHECK(munmap(p, len) == 0);
-		printf("clock %#zx %llu %llu\n", len,
+		clock_gettime(CLOCK_MONOTONIC, &c);
+		printf("clock %#zx %llu %llu %llu\n", len,
 		       (unsigned long long)a.tv_sec * 1000000000ull + (unsigned long long)a.tv_nsec,
-		       (unsigned long long)b.tv_sec * 1000000000ull + (unsigned long long)b.tv_nsec);
+		       (unsigned long long)b.tv_sec * 1000000000ull + (unsigned long long)b.tv_nsec,
+		       (unsigned long long)c.tv_sec * 1000000000ull + (unsigned long long)c.tv_nsec);
 		usleep(25000);
 	}
 	fflush(stdout);
@@ -453,7 +456,8 @@ static void s_clock(void)
 /*
  * ringstall: the recorder stops reading (SIGSTOP to the parent, when it is
  * vmatop) while the loop writes LOOPS pairs, then resumes it. With a ring of
- * S slots the shim must keep ~S records however its hot window stands
+ * S slots the shim must keep ~S pairs (one slot each: a parked mmap record
+ * completed by its munmap) however its hot window stands
  * (records.h "Rings": the skips over phantom positions); shim-scenarios.t
  * counts the records, and the lost ones when LOOPS pairs exceed the ring.
  */
@@ -639,7 +643,12 @@ static void s_exec(void)
 	CHECK(0);
 }
 
-/* SIGKILL: map, ask for a snapshot, map a marker region, print it, die. */
+/*
+ * SIGKILL: map, ask for a snapshot, map a marker region, print it; then map
+ * a last region and die without another hook (write and raise are not
+ * interposed), so its record is still parked in the ring (records.h
+ * "Rings"): vmatop must take it. Prints both ranges, a line each.
+ */
 static void s_sigkill(void)
 {
 	maps_churn(20);
@@ -647,6 +656,15 @@ static void s_sigkill(void)
 	char *m = anon(7 * PG, PROT_READ);
 	printf("%lx-%lx\n", (unsigned long)m, (unsigned long)(m + 7 * PG));
 	fflush(stdout);
+	/* the next hooks take m's deferred list; the mapping made and unmapped
+	 * leaves none, so the last mmap takes the fast path and parks */
+	char *x = anon(PG, PROT_READ);
+	CHECK(munmap(x, PG) == 0);
+	char *last = anon(5 * PG, PROT_READ);
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%lx-%lx\n", (unsigned long)last,
+			 (unsigned long)(last + 5 * PG));
+	CHECK(write(1, line, (size_t)n) == n);
 	raise(SIGKILL);
 }
 
