@@ -16,10 +16,12 @@
 #   bone       pass + the four clock reads + a 96-byte record into a
 #              thread-local buffer (L1): the floor of any shim that
 #              timestamps every call and writes something
-#   bone_ring  bone, the records into the real ring (reservation + commit)
+#   bone_ring  bone, the records into the real ring (reservation + commit,
+#              two slots a pair)
 #   locked     the shipped fast path reserving with the lock prefix (as the
 #              general path does): what rec_reserve_one saves
 #   dummy      the shipped fast path, records into a thread-local buffer
+#              (two a pair: nothing parked, the munmap writes its own)
 #   notsc      the shipped fast path, clock reads replaced by a constant
 #   norec      the shipped fast path, no records
 # SEG=1 also runs the shipped fast path with cycle counts per segment of
