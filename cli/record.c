@@ -251,8 +251,16 @@ static void ticks_to_ns(const struct tickclock *c, struct vmt_rec *rec)
 		rec->p.proc.child_ns = tickclock_dur(c, rec->p.proc.child_ns);
 }
 
-/* A paired slot (an mmap and the munmap of exactly its mapping, records.h
- * "Rings") as the two records the trace holds: rec becomes the mmap alone. */
+/* An mmap slot without what a paired munmap adds to it (records.h "Rings"). */
+static void mmap_alone(struct vmt_rec *rec)
+{
+	rec->flags &= (uint16_t)~VMT_F_RING_PAIRED;
+	rec->p.mem.err = 0;
+	rec->p.mem.extra = 0;
+}
+
+/* A paired slot (an mmap and the munmap of exactly its mapping) as the two
+ * records the trace holds: rec becomes the mmap alone. */
 static void unpair(struct vmt_rec *rec, struct vmt_rec *unmap)
 {
 	*unmap = *rec;
@@ -263,9 +271,7 @@ static void unpair(struct vmt_rec *rec, struct vmt_rec *unmap)
 	memset(&unmap->p, 0, sizeof(unmap->p));
 	unmap->p.mem.a0 = (uint64_t)rec->p.mem.ret;
 	unmap->p.mem.a1 = rec->p.mem.a1;
-	rec->flags = unmap->flags;
-	rec->p.mem.err = 0;
-	rec->p.mem.extra = 0;
+	mmap_alone(rec);
 }
 
 static size_t drain(struct rec_session *s, struct cring *r, int final)
@@ -290,13 +296,9 @@ static size_t drain(struct rec_session *s, struct cring *r, int final)
 		}
 		struct vmt_rec rec;
 		memcpy(&rec, slot, sizeof(rec));
-		if (parked && rec.type == VMT_MMAP) {
-			/* its munmap never came (or is being written by a producer
-			 * still running as recording ends): the mmap alone */
-			rec.flags &= (uint16_t)~VMT_F_RING_PAIRED;
-			rec.p.mem.err = 0;
-			rec.p.mem.extra = 0;
-		}
+		if (parked && rec.type == VMT_MMAP)
+			mmap_alone(&rec); /* its munmap never came (or a producer still
+					   * running as recording ends is writing it) */
 		if (rec.type == VMT_RING_SKIP) { /* the producers jumped to a later lap */
 			uint64_t to = rec.p.skip.to;
 			if (to > t && to - t < r->nslots) {
