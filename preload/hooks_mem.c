@@ -1,7 +1,8 @@
 /*
  * hooks_mem.c - interposed memory calls: mmap, mmap64, munmap, mremap,
- * mprotect, pkey_mprotect, madvise, brk, sbrk, shmat, shmdt and the memory
- * syscalls made through glibc's syscall().
+ * mprotect, pkey_mprotect, madvise, mlock, mlock2, munlock, mlockall,
+ * munlockall, mseal, brk, sbrk, shmat, shmdt and the memory syscalls made
+ * through glibc's syscall().
  *
  * Owns the "call record + observed list" pattern: after the real call the
  * hook writes one record with the arguments, the result, errno and the
@@ -460,6 +461,82 @@ SHIM_EXPORT int madvise(void *addr, size_t len, int advice)
 	return r;
 }
 
+/*
+ * Calls that change only VMA flags: mlock, mlock2, munlock (VM_LOCKED,
+ * VM_LOCKONFAULT), mseal (Linux 6.10: VM_SEALED), mbind and
+ * set_mempolicy_home_node (the VMA's policy). The kernel splits VMAs at the
+ * range's ends and merges them back, which /proc/PID/maps shows and no model
+ * can tell: each is recorded as VMT_SYSCALL (extra = its syscall number) and
+ * its range listed after it, failed or not (mlock over a hole fails after
+ * changing the VMAs before it). mlockall and munlockall change every VMA, so
+ * any two neighbours may merge or part: the whole address space is listed.
+ * The shim makes the syscall itself (glibc's wrappers are the bare syscall).
+ */
+#ifndef SYS_mseal
+#define SYS_mseal 462
+#endif
+#ifndef SYS_set_mempolicy_home_node
+#define SYS_set_mempolicy_home_node 450
+#endif
+static int vma_flags_nr(long nr)
+{
+	return nr == SYS_mlock || nr == SYS_mlock2 || nr == SYS_munlock || nr == SYS_mlockall ||
+	       nr == SYS_munlockall || nr == SYS_mseal || nr == SYS_mbind ||
+	       nr == SYS_set_mempolicy_home_node;
+}
+static long vma_flags_call(long nr, long a, long b, long cc, long d, long ee, long f)
+{
+	if (!hook_ok())
+		return raw_ret(shim_raw_syscall(nr, a, b, cc, d, ee, f));
+	int whole = nr == SYS_mlockall || nr == SYS_munlockall;
+	uintptr_t lo = whole ? 0 : PAGE_DOWN(a);
+	/* user space ends below 2^56 even with 5-level page tables; the
+	 * vsyscall page above it is no VMA of the mm (it is never listed) */
+	uintptr_t hi = whole ? (uintptr_t)1 << 56 : PAGE_UP((uintptr_t)a + (size_t)b);
+	int e;
+	BEGIN_R(lo, hi);
+	long r = raw_ret(shim_raw_syscall(nr, a, b, cc, d, ee, f));
+	AFTER();
+	int listed = hi > lo;
+	call_record_mem(&c, VMT_SYSCALL, (uint64_t)a, (uint64_t)b, (uint64_t)cc, (uint64_t)d,
+			(uint64_t)ee, (uint64_t)f, r, r == -1 ? e : 0, (uint32_t)nr, listed);
+	if (listed)
+		obs_list(call_cid(&c), lo, hi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
+	END();
+	return r;
+}
+
+SHIM_EXPORT int mlock(const void *addr, size_t len)
+{
+	return (int)vma_flags_call(SYS_mlock, (long)addr, (long)len, 0, 0, 0, 0);
+}
+
+SHIM_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
+{
+	return (int)vma_flags_call(SYS_mlock2, (long)addr, (long)len, (long)flags, 0, 0, 0);
+}
+
+SHIM_EXPORT int munlock(const void *addr, size_t len)
+{
+	return (int)vma_flags_call(SYS_munlock, (long)addr, (long)len, 0, 0, 0, 0);
+}
+
+SHIM_EXPORT int mlockall(int flags)
+{
+	return (int)vma_flags_call(SYS_mlockall, flags, 0, 0, 0, 0, 0);
+}
+
+SHIM_EXPORT int munlockall(void)
+{
+	return (int)vma_flags_call(SYS_munlockall, 0, 0, 0, 0, 0, 0);
+}
+
+/* glibc 2.36 has no mseal(); a newer one's wrapper is this call too */
+SHIM_EXPORT int mseal(void *addr, size_t len, unsigned long flags)
+{
+	return (int)vma_flags_call(SYS_mseal, (long)addr, (long)len, (long)flags, 0, 0, 0);
+}
+
 SHIM_EXPORT int brk(void *addr)
 {
 	if (!hook_ok() || !R.brk)
@@ -528,7 +605,8 @@ SHIM_EXPORT int shmdt(const void *addr)
 /*
  * syscall(): memory syscalls made through glibc's generic wrapper are
  * recorded as VMT_SYSCALL (extra = nr) with the same lists as the named
- * calls; fork-like ones (SYS_fork, SYS_clone without CLONE_VM on the same
+ * calls, and the calls that change VMA flags as vma_flags_call does; fork-like
+ * ones (SYS_fork, SYS_clone without CLONE_VM on the same
  * stack) are made raw and followed like fork (hooks_proc.c); the rest,
  * SYS_vfork and SYS_clone3 included, pass through unchanged.
  */
@@ -546,6 +624,8 @@ SHIM_EXPORT long syscall(long nr, ...)
 		if (shim_fork_syscall(nr, a, b, cc, d, ee, &r))
 			return r;
 	}
+	if (vma_flags_nr(nr))
+		return vma_flags_call(nr, a, b, cc, d, ee, f);
 	if (!mem || !hook_ok())
 		return raw_ret(shim_raw_syscall(nr, a, b, cc, d, ee, f));
 	int e;

@@ -6,7 +6,8 @@
  * hook files share:
  *   shim.c          init/fini, rings (producer side), strings, env
  *   observe.c       PROCMAP_QUERY, /proc/self/maps lists (seed, observe, snapshot), modules
- *   hooks_mem.c     mmap munmap mremap mprotect pkey_mprotect madvise brk sbrk shmat shmdt syscall
+ *   hooks_mem.c     mmap munmap mremap mprotect pkey_mprotect madvise mlock* mseal brk sbrk
+ *                   shmat shmdt syscall
  *   hooks_proc.c    fork vfork (asm trampoline) clone _Fork posix_spawn exec* exit _exit dlopen
  *                   dlclose pthread setlocale newlocale sem_*; fork-child bookkeeping
  *   hooks_malloc.c  malloc family (finds glibc's internal mmaps, brk and arena heaps)

@@ -9,10 +9,10 @@ NOBPF=$("$V" record --help 2>&1 | grep -q -- --no-bpf && echo --no-bpf)
 T=$B/tests/shim/shimtest
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-scen=(mmap fastpath sigloop clock brk malloc rawsyscall dlopen fork vfork vforkmem clone spawn exec)
+scen=(mmap fastpath sigloop clock brk malloc rawsyscall vmaflags dlopen fork vfork vforkmem clone spawn exec)
 THREAD_RUNS=${THREAD_RUNS:-5}
 FORKMT_RUNS=${FORKMT_RUNS:-3}
-echo "1..$(( ${#scen[@]} * 2 + 1 + 4 + 4 + THREAD_RUNS * 2 + FORKMT_RUNS * 2 + 3 + 5 + 5 + 3 ))"
+echo "1..$(( ${#scen[@]} * 2 + 1 + 1 + 4 + 4 + THREAD_RUNS * 2 + FORKMT_RUNS * 2 + 3 + 5 + 5 + 3 ))"
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 rec() { # name, record options..., -- command
@@ -38,6 +38,24 @@ sl_um=$(grep -c " munmap .*addr=[0-9a-fx]* len=0x1000 " "$D/sigloop.dump")
 [ "${sl_n:-0}" -gt 0 ] && [ "$sl_lm" = "$sl_n" ] && [ "$sl_hm" = "$sl_h" ] &&
 	[ "$sl_um" = $((sl_n + sl_h - sl_k + 1)) ]
 ok $? "sigloop: records for $sl_lm/${sl_n:-?} loop mmaps, $sl_hm/${sl_h:-?} handler mmaps, $sl_um/$((${sl_n:-0} + ${sl_h:-0} - ${sl_k:-0} + 1)) munmaps"
+# vmaflags: the calls that change only VMA flags have their records (by
+# syscall number: mlock 149, munlock 150, mlockall 151, munlockall 152,
+# mlock2 325, mseal 462), and the fresh page sealed behind the shim's back:
+# its munmap (the fast path's pair of its mmap) failed with EPERM and the
+# page is still in the mirror's map at the end
+read -r _ _ vf_sealed _ vf_at < <(grep '^vmaflags sealed' "$D/vmaflags.out")
+"$V" dump "$D/vmaflags.vmt" >"$D/vmaflags.dump" 2>&1
+vf_calls=$(grep -oE ' syscall .* extra=(149|150|151|152|325|462) ' "$D/vmaflags.dump" |
+	grep -oE 'extra=[0-9]+' | sort -u | tr '\n' ' ')
+vf_ok=1
+for x in 149 150 151 152 325; do case " $vf_calls" in *" extra=$x "*) ;; *) vf_ok=0 ;; esac; done
+if [ "${vf_sealed:-0}" = 1 ]; then
+	case " $vf_calls" in *" extra=462 "*) ;; *) vf_ok=0 ;; esac
+	grep -q " munmap .*addr=$vf_at len=0x1000 .*-> -1 err=1 " "$D/vmaflags.dump" || vf_ok=0
+	"$V" maps "$D/vmaflags.vmt" | grep -q "^${vf_at#0x}-" || vf_ok=0
+fi
+[ "$vf_ok" = 1 ]
+ok $? "vmaflags: records ${vf_calls:-none}; sealed fresh page ${vf_at:-?} (sealed=${vf_sealed:-?}) failed munmap recorded, still mapped"
 # clock: each call's record lies inside the CLOCK_MONOTONIC bracket the
 # program read around it, its duration no longer than the bracket: with the
 # shim's TSC stamps (converted by vmatop as it drains) and with

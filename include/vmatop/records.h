@@ -55,7 +55,8 @@ enum vmt_type {
 	VMT_SBRK = 27,
 	VMT_SHMAT = 28,
 	VMT_SHMDT = 29,
-	VMT_SYSCALL = 30, /* syscall(SYS_mmap...) through glibc's syscall() */
+	VMT_SYSCALL = 30, /* extra = nr: syscall(SYS_mmap...) through glibc's syscall(),
+			   * and the VMA-flag calls (mlock*, munlock*, mseal, mbind) */
 	VMT_LIBCALL = 31, /* a libc call that maps internally (malloc, pthread_create, ...) */
 	VMT_UNMAP_RANGE = 32, /* modelled removal of [a0, a0+a1) seen through a libcall */
 	VMT_RING_SKIP = 39,   /* p.skip: ring only (never in a trace): the next record is at

@@ -226,6 +226,57 @@ static void s_rawsyscall(void)
 	CHECK(syscall(SYS_madvise, q, PG, MADV_DONTFORK) == 0);
 }
 
+/*
+ * vmaflags: calls that change only VMA flags split VMAs and merge them back
+ * (/proc/self/maps shows it): mlock, munlock, mlock2 (VM_LOCKONFAULT),
+ * mlockall/munlockall, the same through syscall(), and mseal (Linux 6.10)
+ * through syscall(). Then a fresh page sealed behind the shim's back (a
+ * syscall instruction of our own, which no library sees) so that its munmap
+ * - the one undoing the mmap just before it, the fast path's pair - fails
+ * with EPERM: the mapping stays and the mirror must keep it.
+ */
+static long own_syscall3(long nr, long a, long b, long c)
+{
+	long r;
+	__asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+	return r;
+}
+#ifndef SYS_mseal
+#define SYS_mseal 462
+#endif
+static void s_vmaflags(void)
+{
+	char *p = anon(6 * PG, PROT_READ | PROT_WRITE);
+	p[0] = 1;
+	CHECK(mlock(p + PG, PG) == 0); /* [p, +1) [+1, +2 locked) [+2, +6) */
+	CHECK(mlock(p + 3 * PG, PG) == 0);
+	CHECK(munlock(p + PG, PG) == 0); /* merges back */
+	int r2 = mlock2(p + 4 * PG, PG, MLOCK_ONFAULT);
+	CHECK(r2 == 0 || errno == ENOSYS);
+	CHECK(syscall(SYS_mlock, p + 2 * PG, PG) == 0);
+	CHECK(syscall(SYS_munlock, p + 3 * PG, PG) == 0);
+	/* every VMA changes; as non-root RLIMIT_MEMLOCK may refuse (ENOMEM,
+	 * after locking some) - recorded and listed all the same */
+	if (mlockall(MCL_CURRENT) != 0)
+		CHECK(errno == ENOMEM || errno == EPERM);
+	CHECK(munlockall() == 0);
+	int sealed = syscall(SYS_mseal, p + 5 * PG, PG, 0) == 0;
+	CHECK(sealed || errno == ENOSYS || errno == EINVAL);
+	if (sealed)
+		CHECK(munmap(p + 5 * PG, PG) == -1 && errno == EPERM);
+	/* a read-only page in a hole between PROT_NONE pages: no merge */
+	char *hole = anon(3 * PG, PROT_NONE);
+	CHECK(munmap(hole + PG, PG) == 0);
+	char *q = mmap(hole + PG, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(q == hole + PG);
+	int qsealed = sealed && own_syscall3(SYS_mseal, (long)q, PG, 0) == 0;
+	int qr = munmap(q, PG);
+	CHECK(qsealed ? qr == -1 && errno == EPERM : qr == 0);
+	printf("vmaflags sealed %d fresh %p\n", qsealed, (void *)q);
+	fflush(stdout);
+	CHECK(munmap(p, 5 * PG) == 0);
+}
+
 static void s_dlopen(void)
 {
 	void *h = dlopen("libz.so.1", RTLD_NOW);
@@ -832,7 +883,7 @@ static const struct {
 	{"spawn", s_spawn},   {"exec", s_exec},	      {"sigkill", s_sigkill},
 	{"selfmaps", s_selfmaps}, {"loop", s_loop}, {"pairloop", s_pairloop},
 	{"fastpath", s_fastpath}, {"threadexit", s_threadexit}, {"sigloop", s_sigloop},
-	{"ringstall", s_ringstall}, {"clock", s_clock},
+	{"ringstall", s_ringstall}, {"clock", s_clock}, {"vmaflags", s_vmaflags},
 };
 
 int main(int argc, char **argv)
