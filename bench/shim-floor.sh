@@ -16,6 +16,7 @@
 #   bone       pass + the four clock reads + a 96-byte record into a
 #              thread-local buffer (L1): the floor of any shim that
 #              timestamps every call and writes something
+#   bone_full  bone, every field of the record written (as rec_mem does)
 #   bone_ring  bone, the records into the real ring (reservation + commit,
 #              two slots a pair)
 #   locked     the shipped fast path reserving with the lock prefix (as the
@@ -45,9 +46,9 @@ git -C "$W/src" apply "$here/shim-floor.patch" ||
 	{ echo "shim-floor: bench/shim-floor.patch no longer applies to preload/ (refresh it)" >&2; exit 1; }
 
 declare -A flags=([ref]="" [pass]="-DEXP_PASS" [bone]="-DEXP_BONE"
-	[bone_ring]="-DEXP_BONE -DEXP_BONE_RING" [locked]="-DEXP_LOCKED"
+	[bone_ring]="-DEXP_BONE -DEXP_BONE_RING" [bone_full]="-DEXP_BONE -DEXP_BONE_FULL" [locked]="-DEXP_LOCKED"
 	[dummy]="-DEXP_DUMMY" [notsc]="-DEXP_NOTSC" [norec]="-DEXP_NOREC")
-VARIANTS=${VARIANTS:-"ref pass bone bone_ring locked dummy notsc norec"}
+VARIANTS=${VARIANTS:-"ref pass bone bone_full bone_ring locked dummy notsc norec"}
 for v in $VARIANTS ${SEG:+seg}; do
 	f=${flags[$v]-}
 	[ "$v" = seg ] && f="-DEXP_SEG"
