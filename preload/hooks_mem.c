@@ -490,9 +490,7 @@ static long vma_flags_call(long nr, long a, long b, long cc, long d, long ee, lo
 		return raw_ret(shim_raw_syscall(nr, a, b, cc, d, ee, f));
 	int whole = nr == SYS_mlockall || nr == SYS_munlockall;
 	uintptr_t lo = whole ? 0 : PAGE_DOWN(a);
-	/* user space ends below 2^56 even with 5-level page tables; the
-	 * vsyscall page above it is no VMA of the mm (it is never listed) */
-	uintptr_t hi = whole ? (uintptr_t)1 << 56 : PAGE_UP((uintptr_t)a + (size_t)b);
+	uintptr_t hi = whole ? ~(uintptr_t)0 : PAGE_UP((uintptr_t)a + (size_t)b);
 	int e;
 	BEGIN_R(lo, hi);
 	long r = raw_ret(shim_raw_syscall(nr, a, b, cc, d, ee, f));
@@ -500,7 +498,9 @@ static long vma_flags_call(long nr, long a, long b, long cc, long d, long ee, lo
 	int listed = hi > lo;
 	call_record_mem(&c, VMT_SYSCALL, (uint64_t)a, (uint64_t)b, (uint64_t)cc, (uint64_t)d,
 			(uint64_t)ee, (uint64_t)f, r, r == -1 ? e : 0, (uint32_t)nr, listed);
-	if (listed)
+	if (whole) /* the whole-map list seeds and discoveries use ([vsyscall] too) */
+		obs_maps_list(call_cid(&c), VMT_LIST_OBSERVE, VMT_CAUSE_CALL, NULL);
+	else if (listed)
 		obs_list(call_cid(&c), lo, hi, VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
 	END();
 	return r;
