@@ -94,8 +94,15 @@ static int payload(const struct dump_ctx *d, const struct vmt_rec *r, char *b, s
 	case VMT_BRK:
 	case VMT_SBRK:
 	case VMT_SHMAT:
+	case VMT_LIBCALL: {
+		if (d->ranged)
+			return 0;
+		const char *fn = trace_str(d->t, a->a0);
+		snprintf(b, n, "fn=%s a1=%#" PRIx64 " a2=%#" PRIx64 " -> %" PRId64 " err=%d cause=%u dur=%uns",
+			 fn ? fn : "?", a->a1, a->a2, a->ret, a->err, a->extra, r->dur);
+		return 1;
+	}
 	case VMT_SYSCALL:
-	case VMT_LIBCALL:
 		if (d->ranged)
 			return 0;
 		snprintf(b, n, "a0=%#" PRIx64 " a1=%#" PRIx64 " -> %#" PRIx64 " err=%d extra=%u dur=%uns",

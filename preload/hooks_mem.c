@@ -29,26 +29,6 @@
 #include <sys/shm.h>
 #include <sys/syscall.h>
 
-static inline int hook_ok(void)
-{
-	if (__builtin_expect(atomic_load_explicit(&S.state, memory_order_relaxed) == SHIM_OFF, 0) &&
-	    !T.vfork_child)
-		shim_init();
-	if (shim_active())
-		return 1;
-	shim_passthrough();
-	return 0;
-}
-
-static long raw_ret(long r)
-{
-	if (r < 0 && r > -4096) {
-		errno = (int)-r;
-		return -1;
-	}
-	return r;
-}
-
 static void *real_mmap(void *a, size_t l, int p, int f, int fd, off_t o)
 {
 	if (R.mmap)
@@ -91,29 +71,6 @@ static int madvise_changes_vma(int adv)
 	default:
 		return 0;
 	}
-}
-
-#define BEGIN_M(lo, hi, is_munmap)                                                                 \
-	struct shim_call c;                                                                        \
-	call_begin(&c, (uintptr_t)(lo), (uintptr_t)(hi), is_munmap);                               \
-	chg_begin(c.clo, c.chi)
-#define BEGIN_R(lo, hi) BEGIN_M(lo, hi, 0)
-#define BEGIN() BEGIN_R(0, ~0ul)
-#define AFTER()                                                                                    \
-	do {                                                                                       \
-		e = errno;                                                                         \
-		c.dur = S.durations ? shim_ticks() - c.t0 : 0;                                       \
-		chg_end(c.clo, c.chi);                                                             \
-	} while (0)
-#define END()                                                                                      \
-	do {                                                                                       \
-		call_end(&c);                                                                      \
-		errno = e;                                                                         \
-	} while (0)
-
-static void list_range(uint32_t cid, uintptr_t a, size_t len)
-{
-	obs_list(cid, PAGE_DOWN(a), PAGE_UP(a + len), VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
 }
 
 /* The kernel's VMA differs from the model's fresh one only by merges. */
@@ -242,7 +199,7 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 	struct chg_slot *m = fast_slot();
 	if (m && !atomic_load_explicit(&m->pend, memory_order_relaxed) && mmap_deferrable(flags))
 		return mmap_fast(m, addr, len, prot, flags, fd, off);
-	if (!hook_ok())
+	if (!vma_hook_ok())
 		return real_mmap(addr, len, prot, flags, fd, off);
 	return do_mmap(addr, len, prot, flags, fd, off);
 }
@@ -331,7 +288,7 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
 		if (!pend || pend == chg_pack(PAGE_DOWN(addr), PAGE_UP((uintptr_t)addr + len)))
 			return munmap_fast(m, addr, len, pend);
 	}
-	if (!hook_ok())
+	if (!vma_hook_ok())
 		return real_munmap(addr, len);
 	/*
 	 * munmap has no list: vmatop applies it by model. Reserve its record
@@ -368,7 +325,7 @@ SHIM_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...
 		na = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if (!hook_ok()) {
+	if (!vma_hook_ok()) {
 		if (R.mremap)
 			return R.mremap(old, oldlen, newlen, flags, na);
 		long r = shim_raw_syscall(SYS_mremap, (long)old, (long)oldlen, (long)newlen, flags,
@@ -425,14 +382,14 @@ static int do_mprotect(uint16_t type, void *addr, size_t len, int prot, int pkey
 
 SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
 {
-	if (!hook_ok())
+	if (!vma_hook_ok())
 		return real_mprotect(addr, len, prot);
 	return do_mprotect(VMT_MPROTECT, addr, len, prot, -1);
 }
 
 SHIM_EXPORT int pkey_mprotect(void *addr, size_t len, int prot, int pkey)
 {
-	if (!hook_ok())
+	if (!vma_hook_ok())
 		return R.pkey_mprotect ? R.pkey_mprotect(addr, len, prot, pkey)
 				       : (int)raw_ret(shim_raw_syscall(SYS_pkey_mprotect,
 								       (long)addr, (long)len, prot,
@@ -442,7 +399,7 @@ SHIM_EXPORT int pkey_mprotect(void *addr, size_t len, int prot, int pkey)
 
 SHIM_EXPORT int madvise(void *addr, size_t len, int advice)
 {
-	if (!hook_ok() || !R.madvise) {
+	if (!vma_hook_ok() || !R.madvise) {
 		if (R.madvise)
 			return R.madvise(addr, len, advice);
 		return (int)raw_ret(
@@ -486,7 +443,7 @@ static int vma_flags_nr(long nr)
 }
 static long vma_flags_call(long nr, long a, long b, long cc, long d, long ee, long f)
 {
-	if (!hook_ok())
+	if (!vma_hook_ok())
 		return raw_ret(shim_raw_syscall(nr, a, b, cc, d, ee, f));
 	int whole = nr == SYS_mlockall || nr == SYS_munlockall;
 	uintptr_t lo = whole ? 0 : PAGE_DOWN(a);
@@ -539,7 +496,7 @@ SHIM_EXPORT int mseal(void *addr, size_t len, unsigned long flags)
 
 SHIM_EXPORT int brk(void *addr)
 {
-	if (!hook_ok() || !R.brk)
+	if (!vma_hook_ok() || !R.brk)
 		return R.brk ? R.brk(addr) : -1;
 	int e;
 	BEGIN();
@@ -553,7 +510,7 @@ SHIM_EXPORT int brk(void *addr)
 
 SHIM_EXPORT void *sbrk(intptr_t incr)
 {
-	if (!hook_ok() || !R.sbrk)
+	if (!vma_hook_ok() || !R.sbrk)
 		return R.sbrk ? R.sbrk(incr) : (void *)-1;
 	int e;
 	BEGIN();
@@ -569,7 +526,7 @@ SHIM_EXPORT void *sbrk(intptr_t incr)
 
 SHIM_EXPORT void *shmat(int id, const void *addr, int flg)
 {
-	if (!hook_ok() || !R.shmat)
+	if (!vma_hook_ok() || !R.shmat)
 		return R.shmat ? R.shmat(id, addr, flg) : (void *)-1;
 	int e;
 	BEGIN();
@@ -586,7 +543,7 @@ SHIM_EXPORT void *shmat(int id, const void *addr, int flg)
 
 SHIM_EXPORT int shmdt(const void *addr)
 {
-	if (!hook_ok() || !R.shmdt)
+	if (!vma_hook_ok() || !R.shmdt)
 		return R.shmdt ? R.shmdt(addr) : -1;
 	uintptr_t s = 0, en = 0;
 	obs_vma_at((uintptr_t)addr, &s, &en);
@@ -626,7 +583,9 @@ SHIM_EXPORT long syscall(long nr, ...)
 	}
 	if (vma_flags_nr(nr))
 		return vma_flags_call(nr, a, b, cc, d, ee, f);
-	if (!mem || !hook_ok())
+	if (io_syscall_nr(nr))
+		return io_syscall(nr, a, b);
+	if (!mem || !vma_hook_ok())
 		return raw_ret(shim_raw_syscall(nr, a, b, cc, d, ee, f));
 	int e;
 	BEGIN();

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* struct procmap_query from linux/fs.h (6.11); defined here for older headers. */
@@ -41,6 +42,11 @@ struct shim_pmq {
 };
 #define SHIM_PROCMAP_QUERY _IOWR('f', 17, struct shim_pmq)
 #define PMQ_COVERING_OR_NEXT 0x10
+/* the query made by the shim itself, not through its ioctl interposer */
+static int pmq_ioctl(int fd, struct shim_pmq *q)
+{
+	return (int)raw_ret(shim_raw_syscall(SYS_ioctl, fd, (long)SHIM_PROCMAP_QUERY, (long)q, 0, 0, 0));
+}
 
 int obs_open_maps(void)
 {
@@ -53,7 +59,7 @@ int obs_open_maps(void)
 		fd = hi;
 	}
 	struct shim_pmq q = {.size = sizeof(q), .query_flags = PMQ_COVERING_OR_NEXT};
-	S.have_pmq = ioctl(fd, SHIM_PROCMAP_QUERY, &q) == 0;
+	S.have_pmq = pmq_ioctl(fd, &q) == 0;
 	return fd;
 }
 
@@ -74,7 +80,7 @@ static int pmq(uintptr_t addr, struct shim_pmq *q, char *name, unsigned namesz)
 		q->query_addr = addr;
 		q->vma_name_size = namesz;
 		q->vma_name_addr = (uintptr_t)name;
-		if (S.maps_fd >= 0 && ioctl(S.maps_fd, SHIM_PROCMAP_QUERY, q) == 0)
+		if (S.maps_fd >= 0 && pmq_ioctl(S.maps_fd, q) == 0)
 			return 0;
 		int e = S.maps_fd >= 0 ? errno : EBADF;
 		if (e == ENOENT)

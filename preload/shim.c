@@ -137,6 +137,8 @@ void shim_resolve(void)
 	RESOLVE(pthread_exit);
 	RESOLVE(setlocale);
 	RESOLVE(newlocale);
+	RESOLVE(ioctl);
+	RESOLVE(close);
 }
 
 /* ---- ring producer ---- */

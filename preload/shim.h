@@ -10,6 +10,8 @@
  *                   shmat shmdt syscall
  *   hooks_proc.c    fork vfork (asm trampoline) clone _Fork posix_spawn exec* exit _exit dlopen
  *                   dlclose pthread setlocale newlocale sem_*; fork-child bookkeeping
+ *   hooks_io.c      AIO rings (io_setup/io_destroy via syscall), liburing's ring setup,
+ *                   userfaultfd registration (ioctl, close)
  *   hooks_malloc.c  malloc family (finds glibc's internal mmaps, brk and arena heaps)
  *   changes.c       threads' slots: change log, deferred lists, hooks in progress, fork child
  *   stacks.c        libunwind call stacks
@@ -31,6 +33,7 @@
 #ifndef VMATOP_SHIM_H
 #define VMATOP_SHIM_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
@@ -141,6 +144,8 @@ struct shim_real {
 	void (*pthread_exit)(void *) __attribute__((noreturn));
 	char *(*setlocale)(int, const char *);
 	void *(*newlocale)(int, const char *, void *); /* locale_t (locale.h) */
+	int (*ioctl)(int, unsigned long, ...);
+	int (*close)(int);
 };
 SHIM_HIDDEN extern struct shim_real R;
 
@@ -369,6 +374,10 @@ SHIM_HIDDEN int shim_fork_syscall(long nr, long a, long b, long c, long d, long 
 
 SHIM_HIDDEN void shim_checkpoint(void);
 
+/* hooks_io.c: syscall() numbers it makes and records (io_setup, io_destroy) */
+SHIM_HIDDEN int io_syscall_nr(long nr);
+SHIM_HIDDEN long io_syscall(long nr, long a, long b);
+
 /* hooks_malloc.c: observe what a malloc-family result implies (arena heap, mmapped chunk, brk) */
 SHIM_HIDDEN void malloc_observe(void *p);
 
@@ -574,6 +583,55 @@ static inline void call_record_mem(struct shim_call *c, uint16_t type, uint64_t 
 		a0, a1, a2, a3, a4, a5, ret, err, extra);
 	if (!c->nested && S.stack_depth)
 		stacks_emit(c->cid, c->t0);
+}
+
+/*
+ * The call-record pattern of the hooks that change VMAs (hooks_mem.c,
+ * hooks_io.c): vma_hook_ok() says whether to record (it starts the shim on
+ * the first call; a nested call records, marked internal); BEGIN_R(lo, hi)
+ * enters the shim for a call that may change [lo, hi); AFTER() keeps errno
+ * in e and the call's duration; END() leaves, errno restored.
+ */
+static inline int vma_hook_ok(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&S.state, memory_order_relaxed) == SHIM_OFF, 0) &&
+	    !T.vfork_child)
+		shim_init();
+	if (shim_active())
+		return 1;
+	shim_passthrough();
+	return 0;
+}
+/* A raw syscall's result the libc way: -1 and errno for -4095..-1. */
+static inline long raw_ret(long r)
+{
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+#define BEGIN_M(lo, hi, is_munmap)                                                                 \
+	struct shim_call c;                                                                        \
+	call_begin(&c, (uintptr_t)(lo), (uintptr_t)(hi), is_munmap);                               \
+	chg_begin(c.clo, c.chi)
+#define BEGIN_R(lo, hi) BEGIN_M(lo, hi, 0)
+#define BEGIN() BEGIN_R(0, ~0ul)
+#define AFTER()                                                                                    \
+	do {                                                                                       \
+		e = errno;                                                                         \
+		c.dur = S.durations ? shim_ticks() - c.t0 : 0;                                     \
+		chg_end(c.clo, c.chi);                                                             \
+	} while (0)
+#define END()                                                                                      \
+	do {                                                                                       \
+		call_end(&c);                                                                      \
+		errno = e;                                                                         \
+	} while (0)
+/* The observed list of [a, a+len) after call cid. */
+static inline void list_range(uint32_t cid, uintptr_t a, size_t len)
+{
+	obs_list(cid, PAGE_DOWN(a), PAGE_UP(a + len), VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
 }
 
 #endif

@@ -5,12 +5,14 @@
 set -u
 
 # build: compiler, BPF toolchain, libraries; test: prove (perl), valgrind,
-# the real programs the tests trace (python3, git), strace as the peer.
+# the real programs the tests trace (python3, git), strace as the peer;
+# liburing and libaio for the I/O-ring scenarios (tests/shim/iomaps.c).
 PKGS=(
 	gcc make pkg-config perl
 	clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libunwind-dev libdw-dev liburcu-dev libncurses-dev libzstd-dev
 	valgrind python3 git strace procps
+	liburing-dev libaio-dev
 )
 
 missing=()

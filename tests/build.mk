@@ -145,6 +145,18 @@ $(BUILD)/tests/shim/static_map: tests/shim/static_map.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -static -o $@ $<
 
+# iomaps: kernel objects that map (liburing, libaio, userfaultfd), when their
+# headers are installed (scripts/deps.sh installs liburing-dev, libaio-dev);
+# tests/shim-io.t skips without it
+SHIMT_IO_OK := $(shell printf '\#include <liburing.h>\n\#include <libaio.h>\n' | \
+	$(CC) -E -x c - >/dev/null 2>&1 && echo yes)
+ifeq ($(SHIMT_IO_OK),yes)
+SHIMT_PROGS += $(BUILD)/tests/shim/iomaps
+endif
+$(BUILD)/tests/shim/iomaps: tests/shim/iomaps.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -luring -laio
+
 $(BUILD)/vmatop-demo: scripts/demo-workload.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lpthread

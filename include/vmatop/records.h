@@ -57,7 +57,8 @@ enum vmt_type {
 	VMT_SHMDT = 29,
 	VMT_SYSCALL = 30, /* extra = nr: syscall(SYS_mmap...) through glibc's syscall(),
 			   * and the VMA-flag calls (mlock*, munlock*, mseal, mbind) */
-	VMT_LIBCALL = 31, /* a libc call that maps internally (malloc, pthread_create, ...) */
+	VMT_LIBCALL = 31, /* a library call that maps internally (liburing): a0 its name
+			   * (string hash), a1.. its first arguments, extra enum vmt_cause */
 	VMT_UNMAP_RANGE = 32, /* modelled removal of [a0, a0+a1) seen through a libcall */
 	VMT_RING_SKIP = 39,   /* p.skip: ring only (never in a trace): the next record is at
 			       * ring position p.skip.to */
@@ -128,6 +129,7 @@ enum vmt_cause {
 	VMT_CAUSE_FORK = 10,
 	VMT_CAUSE_LOCALE = 11,
 	VMT_CAUSE_SHIM = 12, /* the shim's own ring */
+	VMT_CAUSE_IO = 13,   /* an I/O library's call that maps rings itself (liburing) */
 };
 
 /* VMA flags (p.vma.vflags). Low 4 bits match /proc/PID/maps rwx and s/p. */
