@@ -290,7 +290,8 @@ static int uffd_known(int fd, int forget)
 static int uffd_range(void *arg, struct uffdio_range *rg)
 {
 	struct iovec local = {rg, sizeof(*rg)}, remote = {arg, sizeof(*rg)};
-	return shim_raw_syscall(SYS_process_vm_readv, S.pid, (long)&local, 1, (long)&remote, 1, 0) ==
+	long self = shim_raw_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0); /* S.pid may lag in a raw child */
+	return shim_raw_syscall(SYS_process_vm_readv, self, (long)&local, 1, (long)&remote, 1, 0) ==
 	       (long)sizeof(*rg);
 }
 
