@@ -317,7 +317,10 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	if (__builtin_expect(req != UFFDIO_REGISTER && req != UFFDIO_UNREGISTER, 1) ||
+	/* the kernel takes the request as 32 bits (a caller's int may arrive
+	 * sign-extended) */
+	unsigned cmd = (unsigned)req;
+	if (__builtin_expect(cmd != UFFDIO_REGISTER && cmd != UFFDIO_UNREGISTER, 1) ||
 	    !vma_hook_ok())
 		return real_ioctl(fd, req, arg);
 	/* both arguments start with the range */
@@ -330,14 +333,14 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	/* listed failed or not (a registration may stop part way), unless the
 	 * kernel could not read the range either */
 	int listed = have || r == 0;
-	call_record_mem(&c, VMT_SYSCALL, (uint64_t)(int64_t)fd, req, (uintptr_t)arg, rg.start,
+	call_record_mem(&c, VMT_SYSCALL, (uint64_t)(int64_t)fd, cmd, (uintptr_t)arg, rg.start,
 			rg.len, 0, r, r ? e : 0, SYS_ioctl, listed);
 	if (have)
 		obs_list(call_cid(&c), PAGE_DOWN(rg.start), PAGE_UP(rg.start + rg.len),
 			 VMT_LIST_OBSERVE, VMT_CAUSE_CALL);
 	else if (listed)
 		obs_maps_list(call_cid(&c), VMT_LIST_OBSERVE, VMT_CAUSE_CALL, NULL);
-	if (r == 0 && req == UFFDIO_REGISTER)
+	if (r == 0 && cmd == UFFDIO_REGISTER)
 		uffd_note(fd);
 	END();
 	return r;

@@ -4,7 +4,7 @@
  * munlockall, mseal, brk, sbrk, shmat, shmdt and the memory syscalls made
  * through glibc's syscall().
  *
- * Owns the "call record + observed list" pattern: after the real call the
+ * Uses the "call record + observed list" pattern (shim.h): after the real call the
  * hook writes one record with the arguments, the result, errno and the
  * duration, then (for calls that can create, merge or split VMAs) a list of
  * the kernel's resulting VMAs around the call, taken with PROCMAP_QUERY.
