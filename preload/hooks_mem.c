@@ -1,7 +1,7 @@
 /*
  * hooks_mem.c - interposed memory calls: mmap, mmap64, munmap, mremap,
  * mprotect, pkey_mprotect, madvise, mlock, mlock2, munlock, mlockall,
- * munlockall, mseal, brk, sbrk, shmat, shmdt and the memory syscalls made
+ * munlockall, mseal, remap_file_pages, brk, sbrk, shmat, shmdt and the memory syscalls made
  * through glibc's syscall().
  *
  * Uses the "call record + observed list" pattern (shim.h): after the real call the
@@ -427,6 +427,8 @@ SHIM_EXPORT int madvise(void *addr, size_t len, int advice)
  * its range listed after it, failed or not (mlock over a hole fails after
  * changing the VMAs before it). mlockall and munlockall change every VMA, so
  * any two neighbours may merge or part: the whole address space is listed.
+ * remap_file_pages (deprecated; the kernel emulates it by mapping the range
+ * again at the new file offset, which splits the VMA) is listed the same way.
  * The shim makes the syscall itself (glibc's wrappers are the bare syscall).
  */
 #ifndef SYS_mseal
@@ -439,7 +441,7 @@ static int vma_flags_nr(long nr)
 {
 	return nr == SYS_mlock || nr == SYS_mlock2 || nr == SYS_munlock || nr == SYS_mlockall ||
 	       nr == SYS_munlockall || nr == SYS_mseal || nr == SYS_mbind ||
-	       nr == SYS_set_mempolicy_home_node;
+	       nr == SYS_set_mempolicy_home_node || nr == SYS_remap_file_pages;
 }
 static long vma_flags_call(long nr, long a, long b, long cc, long d, long ee, long f)
 {
@@ -486,6 +488,12 @@ SHIM_EXPORT int mlockall(int flags)
 SHIM_EXPORT int munlockall(void)
 {
 	return (int)vma_flags_call(SYS_munlockall, 0, 0, 0, 0, 0, 0);
+}
+
+SHIM_EXPORT int remap_file_pages(void *addr, size_t size, int prot, size_t pgoff, int flags)
+{
+	return (int)vma_flags_call(SYS_remap_file_pages, (long)addr, (long)size, prot, (long)pgoff,
+				   flags, 0);
 }
 
 /* glibc 2.36 has no mseal(); a newer one's wrapper is this call too */

@@ -40,22 +40,25 @@ sl_um=$(grep -c " munmap .*addr=[0-9a-fx]* len=0x1000 " "$D/sigloop.dump")
 ok $? "sigloop: records for $sl_lm/${sl_n:-?} loop mmaps, $sl_hm/${sl_h:-?} handler mmaps, $sl_um/$((${sl_n:-0} + ${sl_h:-0} - ${sl_k:-0} + 1)) munmaps"
 # vmaflags: the calls that change only VMA flags have their records (by
 # syscall number: mlock 149, munlock 150, mlockall 151, munlockall 152,
-# mlock2 325, mseal 462), and the fresh page sealed behind the shim's back:
+# remap_file_pages 216, mlock2 325, mseal 462), and the fresh page sealed behind the shim's back:
 # its munmap (the fast path's pair of its mmap) failed with EPERM and the
 # page is still in the mirror's map at the end
-read -r _ _ vf_sealed _ vf_at < <(grep '^vmaflags sealed' "$D/vmaflags.out")
+read -r _ _ vf_sealed _ vf_at _ vf_rm < <(grep '^vmaflags sealed' "$D/vmaflags.out")
 "$V" dump "$D/vmaflags.vmt" >"$D/vmaflags.dump" 2>&1
-vf_calls=$(grep -oE ' syscall .* extra=(149|150|151|152|325|462) ' "$D/vmaflags.dump" |
+vf_calls=$(grep -oE ' syscall .* extra=(149|150|151|152|216|325|462) ' "$D/vmaflags.dump" |
 	grep -oE 'extra=[0-9]+' | sort -u | tr '\n' ' ')
 vf_ok=1
-for x in 149 150 151 152 325; do case " $vf_calls" in *" extra=$x "*) ;; *) vf_ok=0 ;; esac; done
+for x in 149 150 151 152 216 325; do case " $vf_calls" in *" extra=$x "*) ;; *) vf_ok=0 ;; esac; done
+# remap_file_pages: the file mapping's second page shows file page 3
+vf_p1=$(printf '%x' $((${vf_rm:-0} + 4096))) vf_p2=$(printf '%x' $((${vf_rm:-0} + 8192)))
+"$V" maps "$D/vmaflags.vmt" | grep -q "^$vf_p1-$vf_p2 rw-s 00003000 " || vf_ok=0
 if [ "${vf_sealed:-0}" = 1 ]; then
 	case " $vf_calls" in *" extra=462 "*) ;; *) vf_ok=0 ;; esac
 	grep -q " munmap .*addr=$vf_at len=0x1000 .*-> -1 err=1 " "$D/vmaflags.dump" || vf_ok=0
 	"$V" maps "$D/vmaflags.vmt" | grep -q "^${vf_at#0x}-" || vf_ok=0
 fi
 [ "$vf_ok" = 1 ]
-ok $? "vmaflags: records ${vf_calls:-none}; sealed fresh page ${vf_at:-?} (sealed=${vf_sealed:-?}) failed munmap recorded, still mapped"
+ok $? "vmaflags: records ${vf_calls:-none}; sealed fresh page ${vf_at:-?} (sealed=${vf_sealed:-?}) failed munmap recorded, still mapped; remapped file page at ${vf_p1:-?} offset 3 pages"
 # clock: each call's record lies inside the CLOCK_MONOTONIC bracket the
 # program read around it, its duration no longer than the bracket: with the
 # shim's TSC stamps (converted by vmatop as it drains) and with

@@ -273,7 +273,15 @@ static void s_vmaflags(void)
 	int qsealed = sealed && own_syscall3(SYS_mseal, (long)q, PG, 0) == 0;
 	int qr = munmap(q, PG);
 	CHECK(qsealed ? qr == -1 && errno == EPERM : qr == 0);
-	printf("vmaflags sealed %d fresh %p\n", qsealed, (void *)q);
+	/* remap_file_pages: page 1 of a shared file mapping shows file page 3
+	 * (the kernel maps it again: [0,1) off 0, [1,2) off 3, [2,4) off 2) */
+	int mfd = memfd_create("vmaflags", MFD_CLOEXEC);
+	CHECK(mfd >= 0 && ftruncate(mfd, 4 * PG) == 0);
+	char *fm = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	CHECK(fm != MAP_FAILED);
+	CHECK(remap_file_pages(fm + PG, PG, 0, 3, 0) == 0);
+	CHECK(close(mfd) == 0);
+	printf("vmaflags sealed %d fresh %p remapped %p\n", qsealed, (void *)q, (void *)fm);
 	fflush(stdout);
 	CHECK(munmap(p, 5 * PG) == 0);
 }
