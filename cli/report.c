@@ -309,7 +309,7 @@ static void report_text(struct model *m, FILE *f)
 			fprintf(f, "  spawns %zu (posix_spawn, vfork; time the parent waited): p50 %s  max %s\n",
 				sp.n, fmt_ns(sp.p50, b1), fmt_ns(sp.max, b2));
 		}
-		fprintf(f, "  VMA changes: %llu observed through calls, %llu inside libc calls, %llu "
+		fprintf(f, "  VMA changes: %llu observed through calls, %llu inside library calls, %llu "
 			   "discovered",
 			(unsigned long long)p->changed[VMT_LIST_OBSERVE],
 			(unsigned long long)p->changed[VMT_LIST_INDIRECT],
