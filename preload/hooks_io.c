@@ -83,111 +83,63 @@ static void *uring_next(const char *name, void *_Atomic *cache)
 	return f;
 }
 
-/* Record a liburing call the shim entered (c) and list the whole map. */
-static int uring_begin(struct shim_call *c)
+/* Record this liburing call? liburing's entry points call each other: only
+ * the outermost one records and lists. */
+static int uring_recording(void) { return T.depth == 0 && vma_hook_ok(); }
+
+/* The call's record (its name interned) and the whole map after it; between
+ * AFTER() and END() of the call-record pattern (shim.h). */
+static void uring_record(struct shim_call *c, const char *name, uint64_t a1, uint64_t a2,
+			 int64_t ret, int err)
 {
-	/* liburing's entry points call each other: the outermost one lists */
-	if (T.depth > 0 || !vma_hook_ok())
-		return 0;
-	call_begin(c, 0, ~0ul, 0);
-	chg_begin(c->clo, c->chi);
-	return 1;
-}
-static void uring_end(struct shim_call *c, const char *name, uint64_t a1, uint64_t a2, int64_t ret,
-		      int err)
-{
-	int e = errno;
-	c->dur = S.durations ? shim_ticks() - c->t0 : 0;
-	chg_end(c->clo, c->chi);
 	uint64_t fn = shim_string(name, strlen(name));
 	call_record_mem(c, VMT_LIBCALL, fn, a1, a2, 0, 0, 0, ret, err, VMT_CAUSE_IO, 1);
 	obs_maps_list(call_cid(c), VMT_LIST_INDIRECT, VMT_CAUSE_IO, NULL);
-	call_end(c);
-	errno = e;
 }
 
-/* liburing returns -errno */
-#define URING_ERR(r) ((r) < 0 ? (int)-(r) : 0)
+/*
+ * An entry point that returns int (liburing: 0 or -errno): liburing's own
+ * definition is found under the same name the hook is exported as; a1 and
+ * a2 are the arguments the record keeps.
+ */
+#define URING_INT_HOOK(name, params, args, a1, a2)                                                 \
+	SHIM_EXPORT int name params                                                                \
+	{                                                                                          \
+		static void *_Atomic next;                                                         \
+		int(*fn) params = uring_next(#name, &next);                                       \
+		if (!fn)                                                                           \
+			return -ENOSYS;                                                            \
+		if (!uring_recording())                                                            \
+			return fn args;                                                            \
+		int e;                                                                             \
+		BEGIN(); /* the rings go where the kernel puts them */                             \
+		int r = fn args;                                                                   \
+		AFTER();                                                                           \
+		uring_record(&c, #name, a1, a2, r, r < 0 ? -r : 0);                                \
+		END();                                                                             \
+		return r;                                                                          \
+	}
 
-SHIM_EXPORT int io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
-					   struct io_uring_params *p)
-{
-	static void *_Atomic next;
-	int (*fn)(unsigned, struct io_uring *, struct io_uring_params *) =
-		uring_next("io_uring_queue_init_params", &next);
-	if (!fn)
-		return -ENOSYS;
-	struct shim_call c;
-	if (!uring_begin(&c))
-		return fn(entries, ring, p);
-	int r = fn(entries, ring, p);
-	uring_end(&c, "io_uring_queue_init_params", entries, (uintptr_t)ring, r, URING_ERR(r));
-	return r;
-}
-
-SHIM_EXPORT int io_uring_queue_init(unsigned entries, struct io_uring *ring, unsigned flags)
-{
-	static void *_Atomic next;
-	int (*fn)(unsigned, struct io_uring *, unsigned) = uring_next("io_uring_queue_init", &next);
-	if (!fn)
-		return -ENOSYS;
-	struct shim_call c;
-	if (!uring_begin(&c))
-		return fn(entries, ring, flags);
-	int r = fn(entries, ring, flags);
-	uring_end(&c, "io_uring_queue_init", entries, (uintptr_t)ring, r, URING_ERR(r));
-	return r;
-}
-
+URING_INT_HOOK(io_uring_queue_init, (unsigned entries, struct io_uring *ring, unsigned flags),
+	       (entries, ring, flags), entries, (uintptr_t)ring)
+URING_INT_HOOK(io_uring_queue_init_params,
+	       (unsigned entries, struct io_uring *ring, struct io_uring_params *p),
+	       (entries, ring, p), entries, (uintptr_t)ring)
 /* liburing >= 2.5 (buf: the caller's memory for the rings, or none) */
-SHIM_EXPORT int io_uring_queue_init_mem(unsigned entries, struct io_uring *ring,
-					struct io_uring_params *p, void *buf, size_t buf_size)
-{
-	static void *_Atomic next;
-	int (*fn)(unsigned, struct io_uring *, struct io_uring_params *, void *, size_t) =
-		uring_next("io_uring_queue_init_mem", &next);
-	if (!fn)
-		return -ENOSYS;
-	struct shim_call c;
-	if (!uring_begin(&c))
-		return fn(entries, ring, p, buf, buf_size);
-	int r = fn(entries, ring, p, buf, buf_size);
-	uring_end(&c, "io_uring_queue_init_mem", entries, (uintptr_t)ring, r, URING_ERR(r));
-	return r;
-}
-
+URING_INT_HOOK(io_uring_queue_init_mem,
+	       (unsigned entries, struct io_uring *ring, struct io_uring_params *p, void *buf,
+		size_t buf_size),
+	       (entries, ring, p, buf, buf_size), entries, (uintptr_t)ring)
 /* the rings of a ring fd set up elsewhere */
-SHIM_EXPORT int io_uring_queue_mmap(int fd, struct io_uring_params *p, struct io_uring *ring)
-{
-	static void *_Atomic next;
-	int (*fn)(int, struct io_uring_params *, struct io_uring *) =
-		uring_next("io_uring_queue_mmap", &next);
-	if (!fn)
-		return -ENOSYS;
-	struct shim_call c;
-	if (!uring_begin(&c))
-		return fn(fd, p, ring);
-	int r = fn(fd, p, ring);
-	uring_end(&c, "io_uring_queue_mmap", (uint64_t)(int64_t)fd, (uintptr_t)ring, r,
-		  URING_ERR(r));
-	return r;
-}
-
+URING_INT_HOOK(io_uring_queue_mmap, (int fd, struct io_uring_params *p, struct io_uring *ring),
+	       (fd, p, ring), (uint64_t)(int64_t)fd, (uintptr_t)ring)
 /* liburing >= 2.9: new rings in place of the old */
-SHIM_EXPORT int io_uring_resize_rings(struct io_uring *ring, struct io_uring_params *p)
-{
-	static void *_Atomic next;
-	int (*fn)(struct io_uring *, struct io_uring_params *) =
-		uring_next("io_uring_resize_rings", &next);
-	if (!fn)
-		return -ENOSYS;
-	struct shim_call c;
-	if (!uring_begin(&c))
-		return fn(ring, p);
-	int r = fn(ring, p);
-	uring_end(&c, "io_uring_resize_rings", (uintptr_t)ring, 0, r, URING_ERR(r));
-	return r;
-}
+URING_INT_HOOK(io_uring_resize_rings, (struct io_uring *ring, struct io_uring_params *p),
+	       (ring, p), (uintptr_t)ring, 0)
+URING_INT_HOOK(io_uring_free_buf_ring,
+	       (struct io_uring *ring, struct io_uring_buf_ring *br, unsigned int nentries,
+		int bgid),
+	       (ring, br, nentries, bgid), (uintptr_t)ring, (uintptr_t)br)
 
 SHIM_EXPORT void io_uring_queue_exit(struct io_uring *ring)
 {
@@ -195,13 +147,16 @@ SHIM_EXPORT void io_uring_queue_exit(struct io_uring *ring)
 	void (*fn)(struct io_uring *) = uring_next("io_uring_queue_exit", &next);
 	if (!fn)
 		return;
-	struct shim_call c;
-	if (!uring_begin(&c)) {
+	if (!uring_recording()) {
 		fn(ring);
 		return;
 	}
+	int e;
+	BEGIN();
 	fn(ring);
-	uring_end(&c, "io_uring_queue_exit", (uintptr_t)ring, 0, 0, 0);
+	AFTER();
+	uring_record(&c, "io_uring_queue_exit", (uintptr_t)ring, 0, 0, 0);
+	END();
 }
 
 /* liburing >= 2.4: a provided-buffer ring mmapped by liburing (NULL and
@@ -218,30 +173,17 @@ SHIM_EXPORT struct io_uring_buf_ring *io_uring_setup_buf_ring(struct io_uring *r
 			*err = -ENOSYS;
 		return NULL;
 	}
-	struct shim_call c;
-	if (!uring_begin(&c))
+	if (!uring_recording())
 		return fn(ring, nentries, bgid, flags, err);
+	int e;
+	BEGIN();
 	struct io_uring_buf_ring *br = fn(ring, nentries, bgid, flags, err);
+	AFTER();
 	int fe = !br && err && *err < 0 ? -*err : br ? 0 : EINVAL;
-	uring_end(&c, "io_uring_setup_buf_ring", (uintptr_t)ring, nentries,
-		  br ? (int64_t)(uintptr_t)br : -1, fe);
+	uring_record(&c, "io_uring_setup_buf_ring", (uintptr_t)ring, nentries,
+		     br ? (int64_t)(uintptr_t)br : -1, fe);
+	END();
 	return br;
-}
-
-SHIM_EXPORT int io_uring_free_buf_ring(struct io_uring *ring, struct io_uring_buf_ring *br,
-				       unsigned int nentries, int bgid)
-{
-	static void *_Atomic next;
-	int (*fn)(struct io_uring *, struct io_uring_buf_ring *, unsigned int, int) =
-		uring_next("io_uring_free_buf_ring", &next);
-	if (!fn)
-		return -ENOSYS;
-	struct shim_call c;
-	if (!uring_begin(&c))
-		return fn(ring, br, nentries, bgid);
-	int r = fn(ring, br, nentries, bgid);
-	uring_end(&c, "io_uring_free_buf_ring", (uintptr_t)ring, (uintptr_t)br, r, URING_ERR(r));
-	return r;
 }
 
 /* ---- userfaultfd ---------------------------------------------------------- */
